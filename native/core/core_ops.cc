@@ -1,0 +1,82 @@
+// Tensor factories and process-wide queries: empty, fromArray-style creation, clone, memory stats,
+// thread count, version info.
+#include <omp.h>
+
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/allocator.h"
+#include "core/registry.h"
+
+namespace scse {
+namespace {
+
+DType dtypeArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  std::string s = stringArg(info, i, op, "dtype");
+  if (s == "float32") return DType::F32;
+  if (s == "int32") return DType::I32;
+  fail(op, "argument 'dtype' must be 'float32' or 'int32', got '" + s + "'");
+}
+
+// empty(shape, dtype) -> uninitialised tensor
+Napi::Value Empty(const Napi::CallbackInfo& info) {
+  Shape s = shapeArg(info, 0, "empty", "shape");
+  return NTensor::New(info.Env(), s, dtypeArg(info, 1, "empty"));
+}
+
+// clone(t) -> a copy with its own storage
+Napi::Value Clone(const Napi::CallbackInfo& info) {
+  NTensor* t = anyTensorArg(info, 0, "clone", "x");
+  Napi::Object out = NTensor::New(info.Env(), t->shape(), t->dtype());
+  std::memcpy(NTensor::Unwrap(out)->raw(), t->raw(), size_t(t->numel()) * 4);
+  return out;
+}
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  MemoryStats s = cpuMemoryStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("tensors", double(NTensor::liveCount()));
+  o.Set("bytesInUse", double(s.bytesInUse));
+  o.Set("bytesReserved", double(s.bytesReserved));
+  o.Set("osAllocations", double(s.allocations));
+  return o;
+}
+
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  cpuEmptyCache();
+  return info.Env().Undefined();
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n = intArg(info, 0, "setNumThreads", "n");
+  if (n < 1) fail("setNumThreads", "argument 'n' must be >= 1, got " + std::to_string(n));
+  omp_set_num_threads(int(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  const dnnl_version_t* v = dnnl_version();
+  o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  o.Set("threads", omp_get_max_threads());
+#ifdef SCSE_HAVE_CUDA
+  o.Set("cudaCompiled", true);
+#else
+  o.Set("cudaCompiled", false);
+#endif
+  return o;
+}
+
+}  // namespace
+
+void registerCore(Napi::Env, Napi::Object exports) {
+  SCSE_EXPORT(exports, "empty", Empty);
+  SCSE_EXPORT(exports, "clone", Clone);
+  SCSE_EXPORT(exports, "memory", Memory);
+  SCSE_EXPORT(exports, "emptyCache", EmptyCache);
+  SCSE_EXPORT(exports, "setNumThreads", SetNumThreads);
+  SCSE_EXPORT(exports, "info", Info);
+}
+
+}  // namespace scse
