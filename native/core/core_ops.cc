@@ -32,6 +32,25 @@ Napi::Value Clone(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// fill(t, value): sets every element (float32 or int32) in place
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  NTensor* t = anyTensorArg(info, 0, "fill", "x");
+  double v = numberArg(info, 1, "fill", "value");
+  int64_t n = t->numel();
+  if (t->dtype() == DType::F32) {
+    float* p = t->f32();
+    float fv = float(v);
+#pragma omp parallel for simd if (n > (1 << 16))
+    for (int64_t i = 0; i < n; i++) p[i] = fv;
+  } else {
+    int32_t* p = t->i32();
+    int32_t iv = int32_t(v);
+#pragma omp parallel for simd if (n > (1 << 16))
+    for (int64_t i = 0; i < n; i++) p[i] = iv;
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   MemoryStats s = cpuMemoryStats();
   Napi::Object o = Napi::Object::New(info.Env());
@@ -73,6 +92,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 void registerCore(Napi::Env, Napi::Object exports) {
   SCSE_EXPORT(exports, "empty", Empty);
   SCSE_EXPORT(exports, "clone", Clone);
+  SCSE_EXPORT(exports, "fill", Fill);
   SCSE_EXPORT(exports, "memory", Memory);
   SCSE_EXPORT(exports, "emptyCache", EmptyCache);
   SCSE_EXPORT(exports, "setNumThreads", SetNumThreads);

@@ -1,0 +1,7 @@
+export { Tensor, type DType, type Device, type TypedData } from './tensor.js';
+export { tidy, keep } from './autograd/scope.js';
+export { noGrad, isGradEnabled } from './autograd/tape.js';
+export { memory, emptyCache, setNumThreads, type MemoryInfo } from './memory.js';
+export { manualSeed, rng, Rng } from './random.js';
+export { OpArgumentError } from './errors.js';
+export * as ops from './ops/index.js';

@@ -1,0 +1,60 @@
+// Loads the native addon (node-gyp-build: prebuilds/ first unless a build/ exists, PREBUILDS_ONLY=1
+// forces prebuilds/) and types its surface. Each op family adds its functions to `NativeAddon`
+// by module augmentation in its own src/ops/*.ts file.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type DType = 'float32' | 'int32';
+
+/** A native tensor handle: shape, dtype and a reference to pooled storage. */
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly disposed: boolean;
+  dispose(): void;
+  read(): Float32Array | Int32Array;
+  write(data: Float32Array | Int32Array): void;
+  reshape(shape: readonly number[]): NativeTensor;
+  /** A second handle on the same storage: keeps it alive for autograd independently of the user. */
+  share(): NativeTensor;
+}
+
+export interface NativeMemory {
+  tensors: number;
+  bytesInUse: number;
+  bytesReserved: number;
+  osAllocations: number;
+}
+
+export interface NativeAddon {
+  empty(shape: readonly number[], dtype: DType): NativeTensor;
+  clone(x: NativeTensor): NativeTensor;
+  memory(): NativeMemory;
+  emptyCache(): void;
+  setNumThreads(n: number): void;
+  info(): { onednn: string; threads: number; cudaCompiled: boolean };
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+function loadAddon(): NativeAddon {
+  try {
+    return load(root) as NativeAddon;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `scse: could not load the native addon (${msg}). Build it with \`npm run build:native\` ` +
+        '(needs cmake, g++ and `apt-get install libdnnl-dev ocl-icd-opencl-dev opencl-c-headers`).',
+    );
+  }
+}
+
+export const native: NativeAddon = loadAddon();
+
+export interface NativeAddon {
+  fill(x: NativeTensor, value: number): void;
+  binary(kind: string, a: NativeTensor, b: NativeTensor): NativeTensor;
+}

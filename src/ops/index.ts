@@ -1,0 +1,4 @@
+// Differentiable functional ops: each is a checked native forward plus its backward.
+export * from './eltwise.js';
+export * from './shape.js';
+export * from './reduce.js';
