@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   scse::registerLoss(env, exports);
   scse::registerRandom(env, exports);
   scse::registerOptim(env, exports);
+  scse::registerLinear(env, exports);
   return exports;
 }
 
