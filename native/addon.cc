@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   scse::registerRandom(env, exports);
   scse::registerOptim(env, exports);
   scse::registerLinear(env, exports);
+  scse::registerSe(env, exports);
   return exports;
 }
 

@@ -42,5 +42,6 @@ void registerLoss(Napi::Env env, Napi::Object exports);
 void registerRandom(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerLinear(Napi::Env env, Napi::Object exports);
+void registerSe(Napi::Env env, Napi::Object exports);
 
 }  // namespace scse

@@ -2,3 +2,4 @@
 export * from './eltwise.js';
 export * from './shape.js';
 export * from './reduce.js';
+export * from './se.js';

@@ -1,0 +1,356 @@
+// Fused squeeze & excitation kernels (cSE, sSE, scSE with add/max/mul aggregation), NHWC float32.
+//
+// Forward, per image: pass 1 reads U once and produces both squeezes (per-channel sums for cSE,
+// per-pixel projections w·U_ij + b for sSE); the channel MLP runs on the C-vector; pass 2 reads U
+// again and writes Y. Backward, per image: pass 1 reads (U, dY) and reduces the gradients of both
+// excitations (per channel and per pixel) and the sSE weights; the MLP backward runs; pass 2 reads
+// (U, dY) again and writes dU. Images are processed one at a time so that the second pass over an
+// image finds it in the (large) last-level cache. Per-element math lives in math/se.h.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/registry.h"
+#include "cpu/parallel.h"
+#include "math/se.h"
+
+namespace scse {
+namespace {
+
+using namespace scse::math;
+
+struct SeArgs {
+  int mode;
+  int64_t N, H, W, C, Cr, P;  // P = H*W
+  const float *w1 = nullptr, *b1 = nullptr, *w2 = nullptr, *b2 = nullptr;  // channel MLP (fc1, fc2)
+  const float *wsq = nullptr, *bsq = nullptr;                              // spatial 1x1 conv
+};
+
+// Channel sums accumulate in float over blocks of rows, then in double, so long images do not
+// lose precision while the inner loop stays vectorised.
+constexpr int64_t kFlushRows = 64;
+
+// ---- channel MLP: s = σ(fc2(relu(fc1(z)))) for one image ---------------------------------------
+void mlpForward(const SeArgs& a, const float* z, float* hpre, float* s) {
+  for (int64_t j = 0; j < a.Cr; j++) {
+    float acc = a.b1 ? a.b1[j] : 0.0f;
+    const float* wr = a.w1 + j * a.C;
+    for (int64_t c = 0; c < a.C; c++) acc += wr[c] * z[c];
+    hpre[j] = acc;
+  }
+  for (int64_t c = 0; c < a.C; c++) {
+    float acc = a.b2 ? a.b2[c] : 0.0f;
+    const float* wr = a.w2 + c * a.Cr;
+    for (int64_t j = 0; j < a.Cr; j++) acc += wr[j] * relu(hpre[j]);
+    s[c] = sigmoid(acc);
+  }
+}
+
+// Gradients of the MLP for one image given ds (∂L/∂s); accumulates parameter grads, writes dz.
+void mlpBackward(const SeArgs& a, const float* z, const float* hpre, const float* s, const double* ds, float* dw1,
+                 float* db1, float* dw2, float* db2, float* dz) {
+  std::vector<float> dpre(a.C), dh(a.Cr, 0.0f);
+  for (int64_t c = 0; c < a.C; c++) dpre[c] = float(ds[c]) * s[c] * (1.0f - s[c]);
+  for (int64_t c = 0; c < a.C; c++) {
+    float* gw = dw2 + c * a.Cr;
+    const float* wr = a.w2 + c * a.Cr;
+    for (int64_t j = 0; j < a.Cr; j++) {
+      gw[j] += dpre[c] * relu(hpre[j]);
+      dh[j] += wr[j] * dpre[c];
+    }
+    if (db2) db2[c] += dpre[c];
+  }
+  for (int64_t j = 0; j < a.Cr; j++) dh[j] = hpre[j] > 0.0f ? dh[j] : 0.0f;
+  for (int64_t c = 0; c < a.C; c++) dz[c] = 0.0f;
+  for (int64_t j = 0; j < a.Cr; j++) {
+    float* gw = dw1 + j * a.C;
+    const float* wr = a.w1 + j * a.C;
+    for (int64_t c = 0; c < a.C; c++) {
+      gw[c] += dh[j] * z[c];
+      dz[c] += wr[c] * dh[j];
+    }
+    if (db1) db1[j] += dh[j];
+  }
+}
+
+// ---- forward --------------------------------------------------------------------------------------
+template <int M>
+void forwardImage(const SeArgs& a, const float* U, float* Y, float* z, float* hpre, float* s, float* q, bool* finite) {
+  const int64_t C = a.C, P = a.P;
+  const int nt = omp_get_max_threads();
+  std::vector<double> sums(seUsesChannel(M) ? size_t(nt) * C : 0, 0.0);
+  bool ok = true;
+#pragma omp parallel if (P * C > kParallelGrain) reduction(&& : ok)
+  {
+    int t = omp_get_thread_num();
+    std::vector<float> block(seUsesChannel(M) ? C : 0, 0.0f);
+    double* acc = seUsesChannel(M) ? sums.data() + size_t(t) * C : nullptr;
+    int64_t rows = 0;
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; p++) {
+      const float* u = U + p * C;
+      if (seUsesChannel(M)) {
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) block[c] += u[c];
+        if (++rows == kFlushRows) {
+          for (int64_t c = 0; c < C; c++) acc[c] += block[c], block[c] = 0.0f;
+          rows = 0;
+        }
+      }
+      if (seUsesSpatial(M)) {
+        float d = a.bsq[0];
+#pragma omp simd reduction(+ : d)
+        for (int64_t c = 0; c < C; c++) d += a.wsq[c] * u[c];
+        ok = ok && std::isfinite(d);
+        q[p] = sigmoid(d);
+      }
+    }
+    if (seUsesChannel(M))
+      for (int64_t c = 0; c < C; c++) acc[c] += block[c];
+  }
+  if (seUsesChannel(M)) {
+    for (int64_t c = 0; c < C; c++) {
+      double t = 0;
+      for (int k = 0; k < nt; k++) t += sums[size_t(k) * C + c];
+      z[c] = float(t / double(P));
+      ok = ok && std::isfinite(z[c]);
+    }
+    mlpForward(a, z, hpre, s);
+  }
+  *finite = ok;
+  if (!ok) return;
+  parallelFor(P, C, [&](int64_t p) {
+    const float* u = U + p * C;
+    float* y = Y + p * C;
+    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) y[c] = seOut<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp);
+  });
+}
+
+// ---- backward -------------------------------------------------------------------------------------
+struct SeGrads {
+  float *dU, *dw1, *db1, *dw2, *db2, *dwsq, *dbsq;
+};
+
+template <int M>
+void backwardImage(const SeArgs& a, const float* U, const float* dY, const float* z, const float* hpre, const float* s,
+                   const float* q, const SeGrads& g, int64_t n, std::vector<double>& wsqAcc, double& bsqAcc) {
+  const int64_t C = a.C, P = a.P;
+  const int nt = omp_get_max_threads();
+  std::vector<double> dsPart(seUsesChannel(M) ? size_t(nt) * C : 0, 0.0);
+  std::vector<double> wsqPart(seUsesSpatial(M) ? size_t(nt) * C : 0, 0.0);
+  std::vector<double> bsqPart(size_t(nt), 0.0);
+  std::vector<float> dqpre(seUsesSpatial(M) ? P : 0);
+#pragma omp parallel if (P * C > kParallelGrain)
+  {
+    int t = omp_get_thread_num();
+    std::vector<float> dsBlock(seUsesChannel(M) ? C : 0, 0.0f), wBlock(seUsesSpatial(M) ? C : 0, 0.0f);
+    double* dsAcc = seUsesChannel(M) ? dsPart.data() + size_t(t) * C : nullptr;
+    double* wAcc = seUsesSpatial(M) ? wsqPart.data() + size_t(t) * C : nullptr;
+    int64_t rows = 0;
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; p++) {
+      const float* u = U + p * C;
+      const float* dy = dY + p * C;
+      const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
+      float dq = 0.0f;
+#pragma omp simd reduction(+ : dq)
+      for (int64_t c = 0; c < C; c++) {
+        SeGrad e = seGrad<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp, dy[c]);
+        if (seUsesChannel(M)) dsBlock[c] += e.ds;
+        dq += e.dq;
+      }
+      if (seUsesSpatial(M)) {
+        const float dpre = dq * qp * (1.0f - qp);
+        dqpre[p] = dpre;
+        bsqPart[t] += dpre;
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) wBlock[c] += dpre * u[c];
+      }
+      if (++rows == kFlushRows) {
+        if (seUsesChannel(M))
+          for (int64_t c = 0; c < C; c++) dsAcc[c] += dsBlock[c], dsBlock[c] = 0.0f;
+        if (seUsesSpatial(M))
+          for (int64_t c = 0; c < C; c++) wAcc[c] += wBlock[c], wBlock[c] = 0.0f;
+        rows = 0;
+      }
+    }
+    if (seUsesChannel(M))
+      for (int64_t c = 0; c < C; c++) dsAcc[c] += dsBlock[c];
+    if (seUsesSpatial(M))
+      for (int64_t c = 0; c < C; c++) wAcc[c] += wBlock[c];
+  }
+  std::vector<float> dz(C, 0.0f);
+  if (seUsesChannel(M)) {
+    std::vector<double> ds(C, 0.0);
+    for (int k = 0; k < nt; k++)
+      for (int64_t c = 0; c < C; c++) ds[c] += dsPart[size_t(k) * C + c];
+    mlpBackward(a, z, hpre, s, ds.data(), g.dw1, g.db1, g.dw2, g.db2, dz.data());
+  }
+  if (seUsesSpatial(M)) {
+    for (int k = 0; k < nt; k++) {
+      for (int64_t c = 0; c < C; c++) wsqAcc[c] += wsqPart[size_t(k) * C + c];
+      bsqAcc += bsqPart[k];
+    }
+  }
+  const float invP = 1.0f / float(P);
+  for (int64_t c = 0; c < C; c++) dz[c] *= invP;  // z is a mean over the P pixels
+  float* dU = g.dU + n * P * C;
+  parallelFor(P, C, [&](int64_t p) {
+    const float* u = U + p * C;
+    const float* dy = dY + p * C;
+    float* du = dU + p * C;
+    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
+    const float dqp = seUsesSpatial(M) ? dqpre[p] : 0.0f;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) {
+      float v = seGrad<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp, dy[c]).du;
+      if (seUsesSpatial(M)) v += dqp * a.wsq[c];
+      if (seUsesChannel(M)) v += dz[c];
+      du[c] = v;
+    }
+  });
+}
+
+// ---- argument handling ------------------------------------------------------------------------------
+const char* modeName(int m) {
+  static const char* names[] = {"cSE", "sSE", "scSE(add)", "scSE(max)", "scSE(mul)"};
+  return names[m];
+}
+
+// Reads (mode, x, fc1.w, fc1.b, fc2.w, fc2.b, conv.w, conv.b) starting at `i`, checking shapes.
+SeArgs readArgs(const Napi::CallbackInfo& info, size_t i, NTensor** xOut, const char* op) {
+  SeArgs a{};
+  a.mode = int(intArg(info, i, op, "mode"));
+  if (a.mode < 0 || a.mode > 4) fail(op, "argument 'mode' must be 0..4 (cse, sse, add, max, mul), got " + std::to_string(a.mode));
+  std::string name = std::string(op) + " " + modeName(a.mode);
+  const char* nm = name.c_str();
+  NTensor* x = tensorArg(info, i + 1, nm, "x");
+  expectRank(x, 4, nm, "x");
+  a.N = x->shape()[0], a.H = x->shape()[1], a.W = x->shape()[2], a.C = x->shape()[3], a.P = a.H * a.W;
+  if (a.C < 1 || a.P < 1) fail(nm, "argument 'x' must have non-empty H, W and C, got " + shapeStr(x->shape()));
+  if (seUsesChannel(a.mode)) {
+    NTensor* w1 = tensorArg(info, i + 2, nm, "fc1.weight");
+    if (w1->shape().size() != 2 || w1->shape()[1] != a.C || w1->shape()[0] < 1) {
+      fail(nm, "argument 'fc1.weight' expected shape [C/r, " + std::to_string(a.C) + "], got " + shapeStr(w1->shape()));
+    }
+    a.Cr = w1->shape()[0];
+    NTensor* b1 = tensorArg(info, i + 3, nm, "fc1.bias", DType::F32, true);
+    NTensor* w2 = tensorArg(info, i + 4, nm, "fc2.weight");
+    expectShape(w2, {a.C, a.Cr}, nm, "fc2.weight");
+    NTensor* b2 = tensorArg(info, i + 5, nm, "fc2.bias", DType::F32, true);
+    if (bool(b1) != bool(b2)) fail(nm, "arguments 'fc1.bias' and 'fc2.bias' must both be given or both be null");
+    if (b1) expectShape(b1, {a.Cr}, nm, "fc1.bias"), expectShape(b2, {a.C}, nm, "fc2.bias");
+    a.w1 = w1->f32(), a.w2 = w2->f32(), a.b1 = b1 ? b1->f32() : nullptr, a.b2 = b2 ? b2->f32() : nullptr;
+  }
+  if (seUsesSpatial(a.mode)) {
+    NTensor* ws = tensorArg(info, i + 6, nm, "conv.weight");
+    expectShape(ws, {1, 1, 1, a.C}, nm, "conv.weight");
+    NTensor* bs = tensorArg(info, i + 7, nm, "conv.bias");
+    expectShape(bs, {1}, nm, "conv.bias");
+    a.wsq = ws->f32(), a.bsq = bs->f32();
+  }
+  *xOut = x;
+  return a;
+}
+
+template <typename F>
+void dispatch(int mode, F&& f) {
+  switch (mode) {
+    case kSeCse: f(std::integral_constant<int, kSeCse>{}); break;
+    case kSeSse: f(std::integral_constant<int, kSeSse>{}); break;
+    case kSeAdd: f(std::integral_constant<int, kSeAdd>{}); break;
+    case kSeMax: f(std::integral_constant<int, kSeMax>{}); break;
+    default: f(std::integral_constant<int, kSeMul>{}); break;
+  }
+}
+
+// seForward(mode, x, w1, b1, w2, b2, wsq, bsq) -> [y, z [N,C], hpre [N,Cr], s [N,C], q [N,H,W]]
+Napi::Value SeForward(const Napi::CallbackInfo& info) {
+  NTensor* x;
+  SeArgs a = readArgs(info, 0, &x, "seForward");
+  Napi::Env env = info.Env();
+  int64_t Cr = std::max<int64_t>(a.Cr, 1);
+  Napi::Object y = NTensor::New(env, x->shape(), DType::F32);
+  Napi::Object z = NTensor::New(env, {a.N, a.C}, DType::F32);
+  Napi::Object h = NTensor::New(env, {a.N, Cr}, DType::F32);
+  Napi::Object s = NTensor::New(env, {a.N, a.C}, DType::F32);
+  Napi::Object q = NTensor::New(env, {a.N, a.H, a.W}, DType::F32);
+  float *Y = NTensor::Unwrap(y)->f32(), *Z = NTensor::Unwrap(z)->f32(), *Hp = NTensor::Unwrap(h)->f32();
+  float *S = NTensor::Unwrap(s)->f32(), *Q = NTensor::Unwrap(q)->f32();
+  const float* U = x->f32();
+  dispatch(a.mode, [&](auto m) {
+    for (int64_t n = 0; n < a.N; n++) {
+      bool finite = true;
+      forwardImage<decltype(m)::value>(a, U + n * a.P * a.C, Y + n * a.P * a.C, Z + n * a.C, Hp + n * Cr, S + n * a.C,
+                                       Q + n * a.P, &finite);
+      if (!finite) {
+        fail(std::string("seForward ") + modeName(a.mode),
+             "argument 'x' (or a parameter) contains NaN or Inf in image " + std::to_string(n));
+      }
+    }
+  });
+  Napi::Array r = Napi::Array::New(env, 5);
+  r.Set(0u, y), r.Set(1u, z), r.Set(2u, h), r.Set(3u, s), r.Set(4u, q);
+  return r;
+}
+
+// seBackward(mode, x, w1, b1, w2, b2, wsq, bsq, dy, z, hpre, s, q)
+//   -> [dx, dw1, db1, dw2, db2, dwsq, dbsq] (entries null where the block has no such parameter)
+Napi::Value SeBackward(const Napi::CallbackInfo& info) {
+  NTensor* x;
+  SeArgs a = readArgs(info, 0, &x, "seBackward");
+  std::string name = std::string("seBackward ") + modeName(a.mode);
+  const char* nm = name.c_str();
+  NTensor* dy = tensorArg(info, 8, nm, "dy");
+  expectSameShape(x, dy, nm, "x", "dy");
+  int64_t Cr = std::max<int64_t>(a.Cr, 1);
+  NTensor* z = tensorArg(info, 9, nm, "z");
+  NTensor* h = tensorArg(info, 10, nm, "hpre");
+  NTensor* s = tensorArg(info, 11, nm, "s");
+  NTensor* q = tensorArg(info, 12, nm, "q");
+  expectShape(z, {a.N, a.C}, nm, "z"), expectShape(h, {a.N, Cr}, nm, "hpre");
+  expectShape(s, {a.N, a.C}, nm, "s"), expectShape(q, {a.N, a.H, a.W}, nm, "q");
+  Napi::Env env = info.Env();
+  auto zeros = [&](const Shape& sh) {
+    Napi::Object o = NTensor::New(env, sh, DType::F32);
+    std::memset(NTensor::Unwrap(o)->raw(), 0, size_t(numel(sh)) * 4);
+    return o;
+  };
+  Napi::Object dx = NTensor::New(env, x->shape(), DType::F32);
+  Napi::Value nul = env.Null();
+  bool ch = seUsesChannel(a.mode), sp = seUsesSpatial(a.mode), bias = a.b1 != nullptr;
+  Napi::Value dw1 = ch ? Napi::Value(zeros({a.Cr, a.C})) : nul, db1 = ch && bias ? Napi::Value(zeros({a.Cr})) : nul;
+  Napi::Value dw2 = ch ? Napi::Value(zeros({a.C, a.Cr})) : nul, db2 = ch && bias ? Napi::Value(zeros({a.C})) : nul;
+  Napi::Value dws = sp ? Napi::Value(zeros({1, 1, 1, a.C})) : nul, dbs = sp ? Napi::Value(zeros({1})) : nul;
+  auto ptr = [](Napi::Value v) { return v.IsNull() ? nullptr : NTensor::Unwrap(v.As<Napi::Object>())->f32(); };
+  SeGrads g{NTensor::Unwrap(dx)->f32(), ptr(dw1), ptr(db1), ptr(dw2), ptr(db2), ptr(dws), ptr(dbs)};
+  std::vector<double> wsqAcc(a.C, 0.0);
+  double bsqAcc = 0;
+  const float* U = x->f32();
+  const float* dY = dy->f32();
+  dispatch(a.mode, [&](auto m) {
+    for (int64_t n = 0; n < a.N; n++) {
+      int64_t off = n * a.P * a.C;
+      backwardImage<decltype(m)::value>(a, U + off, dY + off, z->f32() + n * a.C, h->f32() + n * Cr, s->f32() + n * a.C,
+                                        q->f32() + n * a.P, g, n, wsqAcc, bsqAcc);
+    }
+  });
+  if (sp) {
+    for (int64_t c = 0; c < a.C; c++) g.dwsq[c] = float(wsqAcc[c]);
+    g.dbsq[0] = float(bsqAcc);
+  }
+  Napi::Array r = Napi::Array::New(env, 7);
+  r.Set(0u, dx), r.Set(1u, dw1), r.Set(2u, db1), r.Set(3u, dw2), r.Set(4u, db2), r.Set(5u, dws), r.Set(6u, dbs);
+  return r;
+}
+
+}  // namespace
+
+void registerSe(Napi::Env, Napi::Object exports) {
+  SCSE_EXPORT(exports, "seForward", SeForward);
+  SCSE_EXPORT(exports, "seBackward", SeBackward);
+}
+
+}  // namespace scse

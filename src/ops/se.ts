@@ -1,0 +1,92 @@
+// Fused squeeze & excitation ops (one native forward, one native backward for the whole block).
+// The composed twin, built from generic ops, lives in src/nn/se.ts and is the reference.
+import { attach, needsGrad } from '../autograd/tape.js';
+import { OpArgumentError, shapeStr } from '../errors.js';
+import { native, type NativeTensor } from '../native.js';
+import { Tensor } from '../tensor.js';
+import * as check from './check.js';
+
+declare module '../native.js' {
+  interface NativeAddon {
+    seForward(mode: number, ...args: (NativeTensor | null)[]): NativeTensor[];
+    seBackward(mode: number, ...args: (NativeTensor | null)[]): (NativeTensor | null)[];
+  }
+}
+
+export type SeBlockKind = 'cse' | 'sse' | 'scse';
+export type SeAggregation = 'add' | 'max' | 'mul';
+
+/** Parameters of an SE block, PyTorch names: fc1 (C -> C/r), fc2 (C/r -> C), conv (1x1, C -> 1). */
+export interface SeParams {
+  fc1Weight?: Tensor; // [C/r, C]
+  fc1Bias?: Tensor | null; // [C/r]
+  fc2Weight?: Tensor; // [C, C/r]
+  fc2Bias?: Tensor | null; // [C]
+  convWeight?: Tensor; // [1, 1, 1, C] (OHWI)
+  convBias?: Tensor; // [1]
+}
+
+export function seMode(kind: SeBlockKind, aggregation: SeAggregation = 'add'): number {
+  if (kind === 'cse') return 0;
+  if (kind === 'sse') return 1;
+  const m = { add: 2, max: 3, mul: 4 }[aggregation];
+  if (m === undefined) throw new OpArgumentError('squeezeExcite', `argument 'aggregation' must be add|max|mul, got '${String(aggregation)}'`);
+  return m;
+}
+
+const wrap = Tensor.fromHandle;
+
+/**
+ * The fused SE block on x [N,H,W,C]: cSE (x·σ(fc2(relu(fc1(mean_hw x))))), sSE (x·σ(conv(x))) or
+ * scSE (both, aggregated by add | max | mul). Differentiable in x and every parameter.
+ */
+export function squeezeExcite(x: Tensor, kind: SeBlockKind, p: SeParams, aggregation: SeAggregation = 'add'): Tensor {
+  const op = `squeezeExcite(${kind}${kind === 'scse' ? `, ${aggregation}` : ''})`;
+  check.tensor(op, 'x', x);
+  check.rank(op, 'x', x, 4);
+  const C = x.shape[3]!;
+  const mode = seMode(kind, aggregation);
+  const channel = kind !== 'sse';
+  const spatial = kind !== 'cse';
+  const inputs: (Tensor | null)[] = [null, null, null, null, null, null];
+  if (channel) {
+    const w1 = check.tensor(op, 'fc1.weight', p.fc1Weight);
+    const Cr = w1.shape[0]!;
+    check.shape(op, 'fc1.weight', w1, [-1, C], `[C/r, C] with C = ${C} channels of x`);
+    check.shape(op, 'fc2.weight', check.tensor(op, 'fc2.weight', p.fc2Weight), [C, Cr]);
+    if (!!p.fc1Bias !== !!p.fc2Bias) throw new OpArgumentError(op, "arguments 'fc1.bias' and 'fc2.bias' must both be given or both be null");
+    if (p.fc1Bias) check.shape(op, 'fc1.bias', check.tensor(op, 'fc1.bias', p.fc1Bias), [Cr]);
+    if (p.fc2Bias) check.shape(op, 'fc2.bias', check.tensor(op, 'fc2.bias', p.fc2Bias), [C]);
+    inputs[0] = p.fc1Weight!;
+    inputs[1] = p.fc1Bias ?? null;
+    inputs[2] = p.fc2Weight!;
+    inputs[3] = p.fc2Bias ?? null;
+  }
+  if (spatial) {
+    check.shape(op, 'conv.weight', check.tensor(op, 'conv.weight', p.convWeight), [1, 1, 1, C], `1x1 conv from C = ${C} channels to 1`);
+    check.shape(op, 'conv.bias', check.tensor(op, 'conv.bias', p.convBias), [1]);
+    inputs[4] = p.convWeight!;
+    inputs[5] = p.convBias!;
+  }
+  if (x.size === 0) throw new OpArgumentError(op, `argument 'x' must not be empty, got ${shapeStr(x.shape)}`);
+  const handles = inputs.map((t) => t?.handle ?? null);
+  const [y, z, h, s, q] = native.seForward(mode, x.handle, ...handles).map(wrap) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const params = inputs.filter((t): t is Tensor => t !== null);
+  if (needsGrad(x, ...params)) {
+    const saved = [x.handle.share(), ...handles.map((hd) => hd?.share() ?? null)];
+    const aux = [z, h, s, q].map((t) => t.handle.share());
+    attach(op, [x, ...params], [y], [...saved.filter((t): t is NativeTensor => t !== null), ...aux], ([g]) => {
+      const grads = native.seBackward(mode, ...saved, g!.handle, ...aux).map((t) => (t ? wrap(t) : null));
+      // keep only the gradients of the inputs actually passed (x, then the non-null params in order)
+      const out: (Tensor | null)[] = [grads[0]!];
+      inputs.forEach((t, i) => {
+        const gi = grads[i + 1]!;
+        if (t) out.push(gi);
+        else gi?.dispose();
+      });
+      return out;
+    });
+  }
+  for (const t of [z, h, s, q]) t.dispose();
+  return y;
+}
