@@ -16,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   scse::registerOptim(env, exports);
   scse::registerLinear(env, exports);
   scse::registerSe(env, exports);
+  scse::registerBandwidth(env, exports);
   return exports;
 }
 

@@ -43,5 +43,6 @@ void registerRandom(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerLinear(Napi::Env env, Napi::Object exports);
 void registerSe(Napi::Env env, Napi::Object exports);
+void registerBandwidth(Napi::Env env, Napi::Object exports);
 
 }  // namespace scse
