@@ -13,8 +13,8 @@ namespace scse::math {
 
 enum SeMode : int { kSeCse = 0, kSeSse = 1, kSeAdd = 2, kSeMax = 3, kSeMul = 4 };
 
-constexpr bool seUsesChannel(int m) { return m != kSeSse; }
-constexpr bool seUsesSpatial(int m) { return m != kSeCse; }
+SCSE_HD constexpr bool seUsesChannel(int m) { return m != kSeSse; }
+SCSE_HD constexpr bool seUsesSpatial(int m) { return m != kSeCse; }
 
 template <int M>
 SCSE_HD float seOut(float u, float s, float q) {
