@@ -40,8 +40,10 @@ SCSE_HD SeGrad seGrad(float u, float s, float q, float dy) {
   if (M == kSeSse) return {q * dy, 0.0f, u * dy};
   if (M == kSeAdd) return {(s + q) * dy, u * dy, u * dy};
   if (M == kSeMax) {
-    bool channelWins = u * s >= u * q;
-    return channelWins ? SeGrad{s * dy, u * dy, 0.0f} : SeGrad{q * dy, 0.0f, u * dy};
+    // branch-free so the CPU loop vectorises: m = 1 where the cSE branch wins (ties included)
+    const float m = u * s >= u * q ? 1.0f : 0.0f;
+    const float udy = u * dy;
+    return {(m * s + (1.0f - m) * q) * dy, m * udy, (1.0f - m) * udy};
   }
   float uu = u * u;
   return {2.0f * u * s * q * dy, uu * q * dy, uu * s * dy};
