@@ -83,7 +83,7 @@ BnFwd::primitive_desc fwdPd(const Dims& d, float eps, normalization_flags f, pro
 }
 
 Fwd& forwardPrim(const Dims& d, float eps, normalization_flags f, prop_kind pk) {
-  static std::map<Key, Fwd> cache;
+  thread_local std::map<Key, Fwd> cache;  // per thread: primitives then never cross threads
   Key k = makeKey(d, eps, f, int(pk));
   auto it = cache.find(k);
   if (it != cache.end()) return it->second;
@@ -93,7 +93,7 @@ Fwd& forwardPrim(const Dims& d, float eps, normalization_flags f, prop_kind pk) 
 }
 
 Bwd& backwardPrim(const Dims& d, float eps, normalization_flags f) {
-  static std::map<Key, Bwd> cache;
+  thread_local std::map<Key, Bwd> cache;
   Key k = makeKey(d, eps, f, int(prop_kind::backward));
   auto it = cache.find(k);
   if (it != cache.end()) return it->second;
