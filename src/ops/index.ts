@@ -2,4 +2,6 @@
 export * from './eltwise.js';
 export * from './shape.js';
 export * from './reduce.js';
+export * from './norm.js';
+export * from './pool.js';
 export * from './se.js';
