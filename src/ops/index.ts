@@ -2,3 +2,5 @@
 export * from './eltwise.js';
 export * from './shape.js';
 export * from './reduce.js';
+export * from './random.js';
+export * from './loss.js';
