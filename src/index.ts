@@ -5,3 +5,4 @@ export { memory, emptyCache, setNumThreads, type MemoryInfo } from './memory.js'
 export { manualSeed, rng, Rng } from './random.js';
 export { OpArgumentError } from './errors.js';
 export * as ops from './ops/index.js';
+export { SGD, Adam, Optimizer, type SGDOptions, type AdamOptions } from './optim/index.js';

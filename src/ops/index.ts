@@ -4,4 +4,6 @@ export * from './shape.js';
 export * from './reduce.js';
 export * from './norm.js';
 export * from './pool.js';
+export * from './random.js';
+export * from './loss.js';
 export * from './se.js';
