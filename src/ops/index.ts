@@ -2,3 +2,5 @@
 export * from './eltwise.js';
 export * from './shape.js';
 export * from './reduce.js';
+export * from './conv.js';
+export * from './linear.js';

@@ -18,7 +18,7 @@ function dilateKernel(w: tf.Tensor4D, [dh, dw]: Pair): tf.Tensor4D {
   const [kh, kw, i, o] = w.shape;
   const spread = tf.pad(tf.reshape(w, [kh, 1, kw, 1, i, o]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
   const dense = tf.reshape(spread, [kh * dh, kw * dw, i, o]);
-  return tf.slice(dense, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, i, o]);
+  return tf.slice(dense, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, i, o]) as tf.Tensor4D;
 }
 
 // PyTorch-semantics conv2d in tfjs: our OHWI weights are transposed to tfjs's HWIO.
