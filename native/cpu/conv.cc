@@ -6,6 +6,7 @@
 // the public layout each step. Primitive descriptors, primitives and weight reorders are cached by
 // geometry, so only the first call of a shape pays for creating them.
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -97,22 +98,28 @@ void execute(const dnnl::primitive& p, const memory::desc& scratchMd, std::unord
   cpuStream().wait();
 }
 
+// Entries are shared_ptrs handed out under a lock, so a lookup stays valid even if another
+// thread's insertion clears the map.
+std::mutex gCacheMutex;
+
 template <class PD, class Make>
-Entry<PD>& cached(const std::string& key, Make make) {
-  static std::unordered_map<std::string, std::unique_ptr<Entry<PD>>> map;
+std::shared_ptr<Entry<PD>> cached(const std::string& key, Make make) {
+  static std::unordered_map<std::string, std::shared_ptr<Entry<PD>>> map;
+  std::lock_guard<std::mutex> lock(gCacheMutex);
   auto it = map.find(key);
   if (it != map.end()) {
     gStats.hits++;
-    return *it->second;
+    return it->second;
   }
   gStats.misses++;
   if (map.size() >= kMaxEntries) {
     gStats.entries -= double(map.size());
     map.clear();
   }
-  auto e = std::make_unique<Entry<PD>>(make());
+  auto e = std::make_shared<Entry<PD>>(make());
   gStats.entries++;
-  return *map.emplace(key, std::move(e)).first->second;
+  map.emplace(key, e);
+  return e;
 }
 
 template <class PD>
@@ -140,7 +147,7 @@ typename F::Fwd::primitive_desc forwardPd(const Geom& g) {
 }
 
 template <class F>
-Entry<typename F::Fwd::primitive_desc>& forwardEntry(const Geom& g) {
+std::shared_ptr<Entry<typename F::Fwd::primitive_desc>> forwardEntry(const Geom& g) {
   return cached<typename F::Fwd::primitive_desc>(g.key('f'), [&] {
     auto pd = forwardPd<F>(g);
     return makeEntry(pd, pd.weights_desc(), g.weightsUser(), false);
@@ -148,7 +155,7 @@ Entry<typename F::Fwd::primitive_desc>& forwardEntry(const Geom& g) {
 }
 
 template <class F>
-Entry<typename F::BwdData::primitive_desc>& backwardDataEntry(const Geom& g) {
+std::shared_ptr<Entry<typename F::BwdData::primitive_desc>> backwardDataEntry(const Geom& g) {
   return cached<typename F::BwdData::primitive_desc>(g.key('d'), [&] {
     typename F::BwdData::desc d(F::alg, g.src(), g.weightsAny(), g.dst(), g.strides(), g.dilates(), g.padL(), g.padR());
     typename F::BwdData::primitive_desc pd(d, userScratchpad(), cpuEngine(), forwardPd<F>(g));
@@ -157,7 +164,7 @@ Entry<typename F::BwdData::primitive_desc>& backwardDataEntry(const Geom& g) {
 }
 
 template <class F>
-Entry<typename F::BwdWeights::primitive_desc>& backwardWeightsEntry(const Geom& g) {
+std::shared_ptr<Entry<typename F::BwdWeights::primitive_desc>> backwardWeightsEntry(const Geom& g) {
   return cached<typename F::BwdWeights::primitive_desc>(g.key('w'), [&] {
     typename F::BwdWeights::desc d(F::alg, g.src(), g.weightsAny(), g.biasMd(), g.dst(), g.strides(), g.dilates(),
                                    g.padL(), g.padR());
@@ -297,7 +304,8 @@ Napi::Value forward(const Napi::CallbackInfo& info, const char* op, bool transpo
   NTensor* b = tensorArg(info, 2, op, "bias", DType::F32, true);
   Geom g = makeGeom(op, x->shape(), w->shape(), b != nullptr, paramsArg(info, 3, op, transposed), transposed);
   checkBias(op, b, g);
-  auto& e = forwardEntry<F>(g);
+  auto entry = forwardEntry<F>(g);
+  auto& e = *entry;
   Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
   std::unique_ptr<Storage> wBuf;
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, userMem(g.src(), x->f32())},
@@ -316,7 +324,8 @@ Napi::Value backwardData(const Napi::CallbackInfo& info, const char* op, bool tr
   Shape xs = shapeArg(info, 2, op, "xShape");
   Geom g = makeGeom(op, xs, w->shape(), false, paramsArg(info, 3, op, transposed), transposed);
   checkDy(op, dy, g);
-  auto& e = backwardDataEntry<F>(g);
+  auto entry = backwardDataEntry<F>(g);
+  auto& e = *entry;
   Napi::Object out = NTensor::New(info.Env(), xs, DType::F32);
   std::unique_ptr<Storage> wBuf;
   execute(e.prim, e.pd.scratchpad_desc(),
@@ -335,7 +344,8 @@ Napi::Value backwardWeights(const Napi::CallbackInfo& info, const char* op, bool
   bool withBias = boolArg(info, 3, op, "withBias");
   Geom g = makeGeom(op, x->shape(), ws, withBias, paramsArg(info, 4, op, transposed), transposed);
   checkDy(op, dy, g);
-  auto& e = backwardWeightsEntry<F>(g);
+  auto entry = backwardWeightsEntry<F>(g);
+  auto& e = *entry;
   Napi::Env env = info.Env();
   Napi::Object dwo = NTensor::New(env, ws, DType::F32);
   memory dwUser = userMem(g.weightsUser(), NTensor::Unwrap(dwo)->f32());

@@ -208,3 +208,19 @@ describe('bad inputs', () => {
     expect(() => native.conv2d(x.handle, w.handle, null, [1, 1], [0, 0], [4, 4])).toThrow(/conv2d: output size would be/);
   });
 });
+
+describe('memory', () => {
+  it('forward + backward frees everything it saved', () => {
+    const before = native.memory().tensors;
+    for (const transposed of [false, true]) {
+      const x = randt([2, 6, 6, 3], 800);
+      const w = transposed ? randt([3, 2, 2, 4], 801) : randt([4, 3, 3, 3], 801);
+      const b = randt([4], 802);
+      const y = transposed ? ops.convTranspose2d(x, w, b, { stride: 2 }) : ops.conv2d(x, w, b, { padding: 1 });
+      const loss = ops.sum(y);
+      loss.backward();
+      [x, w, b, y, loss].forEach((t) => t.dispose());
+    }
+    expect(native.memory().tensors).toBe(before);
+  });
+});
