@@ -1,5 +1,103 @@
-// placeholder until this op family lands
+// Fully connected layer y = x W^T + b with PyTorch's weight layout W [out, in], on oneDNN's
+// row-major dnnl_sgemm (no primitive to create or cache: the shapes here are small and varied,
+// e.g. the SE channel MLP).
+#include <oneapi/dnnl/dnnl.h>
+
+#include <cstring>
+#include <vector>
+
 #include "core/registry.h"
+#include "cpu/parallel.h"
+
 namespace scse {
-void registerLinear(Napi::Env, Napi::Object) {}
+namespace {
+
+void gemm(const char* op, char ta, char tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  if (st != dnnl_success) fail(op, "dnnl_sgemm failed with status " + std::to_string(int(st)));
+}
+
+struct Dims {
+  int64_t N, in, out;
+};
+
+Dims checkDims(const char* op, NTensor* x, NTensor* w) {
+  if (x->shape().size() != 2) fail(op, "argument 'x' expected rank 2 [N, in], got shape " + shapeStr(x->shape()));
+  if (w->shape().size() != 2) fail(op, "argument 'w' expected rank 2 [out, in], got shape " + shapeStr(w->shape()));
+  if (w->shape()[1] != x->shape()[1]) {
+    fail(op, "argument 'w' " + shapeStr(w->shape()) + " expects " + std::to_string(w->shape()[1]) + " input features but 'x' " +
+                 shapeStr(x->shape()) + " has " + std::to_string(x->shape()[1]));
+  }
+  return {x->shape()[0], x->shape()[1], w->shape()[0]};
+}
+
+// linear(x [N,in], w [out,in], bias [out] | null) -> y [N,out]
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  NTensor* x = tensorArg(info, 0, "linear", "x");
+  NTensor* w = tensorArg(info, 1, "linear", "w");
+  NTensor* b = tensorArg(info, 2, "linear", "bias", DType::F32, true);
+  Dims d = checkDims("linear", x, w);
+  if (b && (b->shape().size() != 1 || b->shape()[0] != d.out)) {
+    fail("linear", "argument 'bias' expected shape [" + std::to_string(d.out) + "] (output features), got " + shapeStr(b->shape()));
+  }
+  Napi::Object out = NTensor::New(info.Env(), {d.N, d.out}, DType::F32);
+  float* y = NTensor::Unwrap(out)->f32();
+  if (d.N == 0 || d.out == 0) return out;
+  // Start from the bias (or zero) and let the gemm accumulate onto it (beta = 1).
+  if (b) {
+    const float* bp = b->f32();
+    parallelFor(d.N, d.out, [&](int64_t r) { std::memcpy(y + r * d.out, bp, size_t(d.out) * 4); });
+  } else {
+    std::memset(y, 0, size_t(d.N * d.out) * 4);
+  }
+  if (d.in > 0) gemm("linear", 'N', 'T', d.N, d.out, d.in, x->f32(), d.in, w->f32(), d.in, 1.0f, y, d.out);
+  return out;
+}
+
+// linearBackward(x, w, dy, withBias) -> [dx, dw, db?]
+Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
+  const char* op = "linearBackward";
+  NTensor* x = tensorArg(info, 0, op, "x");
+  NTensor* w = tensorArg(info, 1, op, "w");
+  NTensor* dy = tensorArg(info, 2, op, "dy");
+  bool withBias = boolArg(info, 3, op, "withBias");
+  Dims d = checkDims(op, x, w);
+  expectShape(dy, {d.N, d.out}, op, "dy");
+  Napi::Env env = info.Env();
+  Napi::Object dxo = NTensor::New(env, x->shape(), DType::F32);
+  Napi::Object dwo = NTensor::New(env, w->shape(), DType::F32);
+  float* dx = NTensor::Unwrap(dxo)->f32();
+  float* dw = NTensor::Unwrap(dwo)->f32();
+  const float* g = dy->f32();
+  std::memset(dx, 0, size_t(d.N * d.in) * 4);
+  std::memset(dw, 0, size_t(d.out * d.in) * 4);
+  if (d.N > 0 && d.out > 0 && d.in > 0) {
+    gemm(op, 'N', 'N', d.N, d.in, d.out, g, d.out, w->f32(), d.in, 0.0f, dx, d.in);     // dx = dy W
+    gemm(op, 'T', 'N', d.out, d.in, d.N, g, d.out, x->f32(), d.in, 0.0f, dw, d.in);     // dW = dy^T x
+  }
+  Napi::Array r = Napi::Array::New(env, withBias ? 3 : 2);
+  r.Set(0u, dxo);
+  r.Set(1u, dwo);
+  if (withBias) {
+    Napi::Object dbo = NTensor::New(env, {d.out}, DType::F32);
+    float* db = NTensor::Unwrap(dbo)->f32();
+    // column sums in double, one output feature per iteration (deterministic)
+    parallelFor(d.out, d.N, [&](int64_t o) {
+      double s = 0;
+      for (int64_t n = 0; n < d.N; n++) s += g[n * d.out + o];
+      db[o] = float(s);
+    });
+    r.Set(2u, dbo);
+  }
+  return r;
+}
+
+}  // namespace
+
+void registerLinear(Napi::Env, Napi::Object exports) {
+  SCSE_EXPORT(exports, "linear", Linear);
+  SCSE_EXPORT(exports, "linearBackward", LinearBackward);
+}
+
 }  // namespace scse

@@ -1,0 +1,191 @@
+// Op benchmark: our CPU kernels against PyTorch (bench/peers/torch_ops.py, run in the same process
+// tree after ours, so the two never compete for cores). Each case is timed as the median of
+// `--runs` runs after `--warmup` runs. Writes bench/results/ops.json and bench/results/ops.md.
+//
+//   npm run bench:ops [-- --runs 5 --warmup 2 --only conv2d.fwd --no-torch]
+//
+// Adding an op family (e.g. batch norm): push its cases to `cases` with a new `kind`, give `ours`
+// a builder for that kind here and BUILDERS one in torch_ops.py. `flops: null` prints no GFLOP/s.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { native, type NativeTensor } from '../src/native.js';
+import '../src/ops/index.js'; // declares the native op signatures
+import { Tensor } from '../src/tensor.js';
+
+interface Case {
+  kind: string; // builder on both sides
+  op: string; // row label, e.g. conv2d.fwd
+  shape: string;
+  flops: number | null;
+  [param: string]: unknown;
+}
+
+interface Row {
+  op: string;
+  shape: string;
+  impl: 'scse' | 'torch';
+  ms: number; // median
+  gflops: number | null;
+  minMs: number; // fastest run: less sensitive to other processes on the cores
+}
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    'no-torch': { type: 'boolean', default: false },
+  },
+});
+const runs = Math.max(5, Number(args.runs));
+const warmup = Math.max(1, Number(args.warmup));
+
+// ---- cases -------------------------------------------------------------------------------------
+const cases: Case[] = [];
+const N = 4;
+const H = 256;
+const W = 256;
+for (const k of [3, 5, 7]) {
+  for (const [cin, cout] of [
+    [64, 64],
+    [128, 64],
+  ] as const) {
+    for (const pass of ['fwd', 'bwdData', 'bwdWeights'] as const) {
+      cases.push({
+        kind: 'conv2d',
+        op: `conv2d.${pass}`,
+        shape: `${N}x${H}x${W} ${cin}->${cout} k${k}x${k}`,
+        flops: 2 * N * H * W * cout * cin * k * k,
+        pass,
+        n: N,
+        h: H,
+        w: W,
+        cin,
+        cout,
+        k,
+      });
+    }
+  }
+}
+const selected = cases.filter((c) => !args.only || c.op.includes(args.only) || c.shape.includes(args.only));
+
+// ---- our side ----------------------------------------------------------------------------------
+// Inputs are shared by the cases that use the same shapes (filling 100+ MB from JS is slow).
+const inputs = new Map<string, NativeTensor>();
+function randomTensor(shape: number[], scale = 1): NativeTensor {
+  const key = `${shape.join('x')}*${scale}`;
+  let t = inputs.get(key);
+  if (!t) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = (Math.random() * 2 - 1) * scale;
+    t = Tensor.fromArray(data, shape).handle;
+    inputs.set(key, t);
+  }
+  return t;
+}
+
+type Built = { run: () => NativeTensor[] };
+
+const ours: Record<string, (c: Case) => Built> = {
+  conv2d(c) {
+    const { n, h, w, cin, cout, k, pass } = c as unknown as { n: number; h: number; w: number; cin: number; cout: number; k: number; pass: string };
+    const p = (k - 1) / 2;
+    const x = randomTensor([n, h, w, cin]);
+    const wt = randomTensor([cout, k, k, cin], 0.05);
+    const dy = randomTensor([n, h, w, cout]);
+    const s: [number, number] = [1, 1];
+    const pad: [number, number] = [p, p];
+    const run =
+      pass === 'fwd'
+        ? () => [native.conv2d(x, wt, null, s, pad, s)]
+        : pass === 'bwdData'
+          ? () => [native.conv2dBackwardData(dy, wt, [n, h, w, cin], s, pad, s)]
+          : () => native.conv2dBackwardWeights(x, dy, [cout, k, k, cin], false, s, pad, s);
+    return { run };
+  },
+};
+
+function timeMs(fn: () => void): { ms: number; minMs: number } {
+  for (let i = 0; i < warmup; i++) fn();
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  ts.sort((a, b) => a - b);
+  return { ms: ts[Math.floor(ts.length / 2)]!, minMs: ts[0]! };
+}
+
+const gflops = (c: Case, ms: number): number | null => (c.flops === null ? null : c.flops / (ms * 1e6));
+
+const load0 = loadavg()[0]!;
+const rows: Row[] = [];
+for (const c of selected) {
+  const b = ours[c.kind]!(c);
+  const { ms, minMs } = timeMs(() => b.run().forEach((t) => t.dispose()));
+  rows.push({ op: c.op, shape: c.shape, impl: 'scse', ms, gflops: gflops(c, ms), minMs });
+  console.error(`scse  ${c.op.padEnd(22)} ${c.shape.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms`);
+}
+for (const t of inputs.values()) t.dispose();
+
+// ---- PyTorch peer ------------------------------------------------------------------------------
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+let torchInfo = 'not run';
+if (!args['no-torch']) {
+  const env: NodeJS.ProcessEnv = { ...process.env, ATEN_CPU_CAPABILITY: 'avx512' };
+  const tcmalloc = '/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4';
+  if (existsSync(tcmalloc)) env.LD_PRELOAD = tcmalloc;
+  const r = spawnSync('/usr/bin/python3', [join(root, 'bench', 'peers', 'torch_ops.py')], {
+    input: JSON.stringify({ cases: selected, runs, warmup }),
+    env,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'inherit'],
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) {
+    console.error(`torch peer failed (status ${r.status}): ${r.error?.message ?? ''}`);
+  } else {
+    const out = JSON.parse(r.stdout) as { torch: string; threads: number; results: { op: string; shape: string; ms: number; minMs: number }[] };
+    torchInfo = `PyTorch ${out.torch}, ${out.threads} threads, ATEN_CPU_CAPABILITY=avx512${env.LD_PRELOAD ? ', tcmalloc' : ''}`;
+    for (const t of out.results) {
+      const c = selected.find((s) => s.op === t.op && s.shape === t.shape)!;
+      rows.push({ op: t.op, shape: t.shape, impl: 'torch', ms: t.ms, gflops: gflops(c, t.ms), minMs: t.minMs });
+    }
+  }
+}
+const load1 = loadavg()[0]!;
+
+// ---- results -----------------------------------------------------------------------------------
+const dir = join(root, 'bench', 'results');
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, 'ops.json'), JSON.stringify(rows, null, 2) + '\n');
+
+const info = native.info();
+const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '–' : v.toFixed(d));
+const lines = [
+  '# Op benchmark (CPU)',
+  '',
+  `${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores; scse: oneDNN ${info.onednn}, ${info.threads} threads, NHWC; ` +
+    `torch: ${torchInfo}, NCHW. Median of ${runs} runs after ${warmup} warm-up runs; ` +
+    `GFLOP/s = 2·N·H·W·Cout·Cin·k² / time; ratio = torch ms / scse ms (> 1: scse faster), on medians and on each side's fastest run. ` +
+    `1-min load average ${load0.toFixed(2)} at start, ${load1.toFixed(2)} at end (other processes on the cores make timings noisy).`,
+  '',
+  '| op | shape | scse ms | scse GFLOP/s | torch ms | torch GFLOP/s | ratio | ratio (fastest) |',
+  '|---|---|---:|---:|---:|---:|---:|---:|',
+];
+for (const c of selected) {
+  const a = rows.find((r) => r.impl === 'scse' && r.op === c.op && r.shape === c.shape);
+  const t = rows.find((r) => r.impl === 'torch' && r.op === c.op && r.shape === c.shape);
+  const ratio = a && t ? (t.ms / a.ms).toFixed(2) : '–';
+  const best = a && t ? (t.minMs / a.minMs).toFixed(2) : '–';
+  lines.push(`| ${c.op} | ${c.shape} | ${fmt(a?.ms)} | ${fmt(a?.gflops)} | ${fmt(t?.ms)} | ${fmt(t?.gflops)} | ${ratio} | ${best} |`);
+}
+writeFileSync(join(dir, 'ops.md'), lines.join('\n') + '\n');
+console.log(lines.join('\n'));

@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+
+import { native } from '../../src/native.js';
+import * as ops from '../../src/ops/index.js';
+import { Tensor } from '../../src/tensor.js';
+import { expectClose, randn, randt } from '../helpers.js';
+import { checkAgainstTf } from '../reference/compare.js';
+import { tf } from '../reference/tf.js';
+
+type Pair = [number, number];
+const pairOf = (v: number | Pair | undefined, d: number): Pair => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v);
+const tol = { rtol: 1e-4, atol: 1e-5 };
+
+// A dilated kernel as a dense one with zeros between taps (differentiable in tfjs: reshape, pad,
+// slice). Used because tfjs has no conv2d gradient for dilation > 1.
+function dilateKernel(w: tf.Tensor4D, [dh, dw]: Pair): tf.Tensor4D {
+  if (dh === 1 && dw === 1) return w;
+  const [kh, kw, i, o] = w.shape;
+  const spread = tf.pad(tf.reshape(w, [kh, 1, kw, 1, i, o]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+  const dense = tf.reshape(spread, [kh * dh, kw * dw, i, o]);
+  return tf.slice(dense, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, i, o]) as tf.Tensor4D;
+}
+
+// PyTorch-semantics conv2d in tfjs: our OHWI weights are transposed to tfjs's HWIO.
+function tfConv2d(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, o: ops.Conv2dOptions): tf.Tensor {
+  const [sh, sw] = pairOf(o.stride, 1);
+  const [ph, pw] = pairOf(o.padding, 0);
+  const hwio = dilateKernel(tf.transpose(w, [1, 2, 3, 0]) as tf.Tensor4D, pairOf(o.dilation, 1));
+  const y = tf.conv2d(x as tf.Tensor4D, hwio, [sh, sw], [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+  return b ? tf.add(y, b) : y;
+}
+
+// PyTorch-semantics ConvTranspose2d in tfjs: our [inC,kH,kW,outC] weights become tfjs's
+// [kH,kW,outC,inC]; tfjs's explicit padding is that of the forward conv it transposes.
+function tfConvT(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, o: ops.ConvTranspose2dOptions): tf.Tensor {
+  const [sh, sw] = pairOf(o.stride, 1);
+  const [ph, pw] = pairOf(o.padding, 0);
+  const [oph, opw] = pairOf(o.outputPadding, 0);
+  const [n, h, wd] = x.shape as number[];
+  const [, kh, kw, oc] = w.shape as number[];
+  const out: [number, number, number, number] = [n!, (h! - 1) * sh - 2 * ph + kh! + oph, (wd! - 1) * sw - 2 * pw + kw! + opw, oc!];
+  const filt = tf.transpose(w, [1, 2, 3, 0]) as tf.Tensor4D;
+  const y = tf.conv2dTranspose(x as tf.Tensor4D, filt, out, [sh, sw], [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+  return b ? tf.add(y, b) : y;
+}
+
+interface Case {
+  name: string;
+  x: number[];
+  k: number | Pair;
+  outC: number;
+  opts: ops.ConvTranspose2dOptions;
+}
+
+const convCases: Case[] = [
+  { name: '1x1', x: [2, 5, 6, 4], k: 1, outC: 3, opts: {} },
+  { name: '3x3 same padding', x: [1, 8, 8, 3], k: 3, outC: 5, opts: { padding: 1 } },
+  { name: '5x5 same padding, odd sizes, batch 3', x: [3, 7, 9, 4], k: 5, outC: 6, opts: { padding: 2 } },
+  { name: '7x7 same padding, 13x11', x: [1, 13, 11, 3], k: 7, outC: 4, opts: { padding: 3 } },
+  { name: '3x3 stride 2 padding 1, odd sizes', x: [3, 13, 11, 5], k: 3, outC: 6, opts: { stride: 2, padding: 1 } },
+  { name: '3x3 stride 2 no padding, even sizes', x: [2, 8, 10, 3], k: 3, outC: 2, opts: { stride: 2 } },
+  { name: '1x1 stride 2 (drops the last row/column)', x: [1, 8, 7, 4], k: 1, outC: 3, opts: { stride: 2 } },
+  { name: '3x3 dilation 2 padding 2', x: [2, 9, 7, 3], k: 3, outC: 4, opts: { padding: 2, dilation: 2 } },
+  { name: '3x3 stride 2 dilation 2 padding 1', x: [1, 13, 11, 4], k: 3, outC: 3, opts: { stride: 2, padding: 1, dilation: 2 } },
+  { name: 'non-square kernel, per-axis stride/padding', x: [2, 9, 10, 3], k: [3, 5], outC: 4, opts: { stride: [1, 2], padding: [2, 1] } },
+];
+
+describe('conv2d against tfjs (forward, dx, dw, dbias)', () => {
+  convCases.forEach((c, i) => {
+    const [kh, kw] = pairOf(c.k, 1);
+    const w = [c.outC, kh, kw, c.x[3]!];
+    it(`${c.name}, with bias`, () =>
+      checkAgainstTf((x, wt, b) => ops.conv2d(x, wt!, b!, c.opts), (x, wt, b) => tfConv2d(x, wt!, b, c.opts), [c.x, w, [c.outC]], 100 + i, tol));
+    it(`${c.name}, without bias`, () =>
+      checkAgainstTf((x, wt) => ops.conv2d(x, wt!, null, c.opts), (x, wt) => tfConv2d(x, wt!, undefined, c.opts), [c.x, w], 200 + i, tol));
+  });
+});
+
+const convTCases: Case[] = [
+  { name: '2x2 stride 2 (U-Net upsampler)', x: [2, 5, 7, 6], k: 2, outC: 3, opts: { stride: 2 } },
+  { name: '2x2 stride 2, 16 -> 8 channels', x: [1, 8, 8, 16], k: 2, outC: 8, opts: { stride: 2 } },
+  { name: '3x3 stride 2 padding 1 outputPadding 1', x: [1, 6, 5, 4], k: 3, outC: 3, opts: { stride: 2, padding: 1, outputPadding: 1 } },
+  { name: '3x3 stride 1 padding 1, batch 3', x: [3, 4, 5, 3], k: 3, outC: 2, opts: { padding: 1 } },
+];
+
+describe('convTranspose2d against tfjs (forward, dx, dw, dbias)', () => {
+  convTCases.forEach((c, i) => {
+    const [kh, kw] = pairOf(c.k, 1);
+    const w = [c.x[3]!, kh, kw, c.outC];
+    it(`${c.name}, with bias`, () =>
+      checkAgainstTf((x, wt, b) => ops.convTranspose2d(x, wt!, b!, c.opts), (x, wt, b) => tfConvT(x, wt!, b, c.opts), [c.x, w, [c.outC]], 300 + i, tol));
+    it(`${c.name}, without bias`, () =>
+      checkAgainstTf((x, wt) => ops.convTranspose2d(x, wt!, null, c.opts), (x, wt) => tfConvT(x, wt!, undefined, c.opts), [c.x, w], 400 + i, tol));
+  });
+
+  // tfjs's transposed conv has no dilation: check <convT(x, w), y> = <x, conv2d(y, w)> instead
+  // (the same array w read as OHWI conv weights), and the gradients through it against tfjs.
+  it('dilation 2 with stride 2 and output padding: adjoint of conv2d', () => {
+    const opts = { stride: 2, padding: 2, outputPadding: 1, dilation: 2 } as const;
+    const x = randt([2, 5, 6, 4], 500, false);
+    const w = randt([4, 3, 3, 3], 501, false);
+    const yT = ops.convTranspose2d(x, w, null, opts);
+    expect(yT.shape).toEqual([2, (5 - 1) * 2 - 4 + 4 + 1 + 1, (6 - 1) * 2 - 4 + 4 + 1 + 1, 3]);
+    const z = randt(yT.shape, 502, false);
+    const cz = ops.conv2d(z, w, null, { stride: 2, padding: 2, dilation: 2 });
+    expect(cz.shape).toEqual(x.shape);
+    const dot = (a: Tensor, b: Tensor): number => {
+      const p = a.dataSync();
+      const q = b.dataSync();
+      let s = 0;
+      for (let i = 0; i < p.length; i++) s += p[i]! * q[i]!;
+      return s;
+    };
+    const lhs = dot(yT, z);
+    expect(Math.abs(lhs - dot(x, cz))).toBeLessThan(1e-4 * Math.abs(lhs) + 1e-3);
+    [x, w, yT, z, cz].forEach((t) => t.dispose());
+  });
+
+  it('dilation 2: gradients against tfjs through the adjoint identity', () => {
+    // d/dz <convT(x,w), z> = convT(x,w) and d/dx = conv2d(z, w): exercises both backward passes
+    const opts = { stride: 1, padding: 1, dilation: 2 } as const;
+    checkAgainstTf(
+      (x, w) => ops.convTranspose2d(x, w!, null, opts),
+      (x, w) => {
+        // convTranspose2d with stride 1 = conv2d with flipped, in/out-swapped kernel and padding d(k-1)-p
+        const flipped = tf.reverse(tf.transpose(w!, [1, 2, 0, 3]), [0, 1]); // [kh,kw,inC,outC] HWIO for the conv
+        const ohwi = tf.transpose(flipped, [3, 0, 1, 2]);
+        return tfConv2d(x, ohwi, undefined, { padding: 2 * (3 - 1) - 1, dilation: 2 });
+      },
+      [[2, 6, 5, 3], [3, 3, 3, 4]],
+      510,
+      tol,
+    );
+  });
+});
+
+describe('primitive cache', () => {
+  it('repeated shapes reuse primitives and give identical results', () => {
+    const x = randt([2, 9, 11, 4], 600, false);
+    const w = randt([5, 3, 3, 4], 601, false);
+    const b = randt([5], 602, false);
+    const first = ops.conv2d(x, w, b, { padding: 1 }).dataSync();
+    const other = ops.conv2d(randt([1, 6, 6, 4], 603, false), randt([2, 5, 5, 4], 604, false), null, { stride: 2 });
+    const before = ops.convCacheStats();
+    const again = ops.conv2d(x, w, b, { padding: 1 }).dataSync();
+    const after = ops.convCacheStats();
+    expect(after.hits).toBeGreaterThan(before.hits);
+    expect(after.misses).toBe(before.misses);
+    expect(Array.from(again)).toEqual(Array.from(first));
+    expect(other.shape).toEqual([1, 1, 1, 2]);
+  });
+
+  it('backward through a cached shape matches a fresh run', () => {
+    const run = (): Float32Array[] => {
+      const x = randt([1, 7, 7, 3], 610);
+      const w = randt([4, 3, 3, 3], 611);
+      const b = randt([4], 612);
+      const y = ops.conv2d(x, w, b, { stride: 2, padding: 1 });
+      y.backward(Tensor.fromArray(randn(y.shape, 613), y.shape));
+      return [x, w, b].map((t) => t.grad!.dataSync() as Float32Array);
+    };
+    const a = run();
+    ops.conv2d(randt([1, 5, 5, 3], 614, false), randt([2, 1, 1, 3], 615, false));
+    const b = run();
+    a.forEach((g, i) => expectClose(b[i]!, g, 0, 0, `grad ${i}`));
+  });
+});
+
+describe('bad inputs', () => {
+  const x = randt([1, 6, 6, 3], 700, false);
+  const w = randt([4, 3, 3, 3], 701, false);
+
+  it('channel mismatch names w and x', () => {
+    expect(() => ops.conv2d(x, randt([4, 3, 3, 5], 702, false))).toThrow(/conv2d: argument 'w' \[4, 3, 3, 5\] expects 5 input channels .* 'x' \[1, 6, 6, 3\] has 3/);
+    expect(() => ops.convTranspose2d(x, randt([5, 2, 2, 4], 703, false))).toThrow(/convTranspose2d: argument 'w' .* expects 5 input channels/);
+  });
+  it('wrong ranks', () => {
+    expect(() => ops.conv2d(randt([6, 6, 3], 704, false), w)).toThrow(/conv2d: argument 'x' expected rank 4 \(NHWC\), got shape \[6, 6, 3\]/);
+    expect(() => ops.conv2d(x, randt([4, 9, 3], 705, false))).toThrow(/conv2d: argument 'w' expected rank 4 \(OHWI/);
+  });
+  it('int32 input and disposed tensors', () => {
+    const xi = Tensor.zeros([1, 6, 6, 3], 'int32');
+    expect(() => ops.conv2d(xi, w)).toThrow(/conv2d: argument 'x' must be float32, got int32/);
+    const wd = randt([4, 3, 3, 3], 706, false);
+    wd.dispose();
+    expect(() => ops.conv2d(x, wd)).toThrow(/conv2d: argument 'w' \[4, 3, 3, 3\] has been disposed/);
+  });
+  it('bias length, options, output size', () => {
+    expect(() => ops.conv2d(x, w, randt([3], 707, false))).toThrow(/conv2d: argument 'bias' expected shape \[4\] \(output channels\), got \[3\]/);
+    expect(() => ops.conv2d(x, w, null, { stride: 0 })).toThrow(/conv2d: argument 'stride' must be an integer >= 1, got 0/);
+    expect(() => ops.conv2d(x, w, null, { padding: -1 })).toThrow(/conv2d: argument 'padding' must be an integer >= 0/);
+    expect(() => ops.conv2d(x, w, null, { dilation: [1, 0] })).toThrow(/conv2d: argument 'dilation' must be an integer >= 1/);
+    expect(() => ops.conv2d(x, randt([4, 7, 7, 3], 708, false))).toThrow(/conv2d: output size would be 0x0 \(not positive\)/);
+    expect(() => ops.convTranspose2d(x, randt([3, 3, 3, 2], 709, false), null, { stride: 2, outputPadding: 2 })).toThrow(
+      /convTranspose2d: argument 'outputPadding' \[2, 2\] must be smaller than stride or dilation/,
+    );
+  });
+  it('the native checks catch what bypasses TypeScript', () => {
+    const w5 = randt([4, 3, 3, 5], 710, false);
+    expect(() => native.conv2d(x.handle, w5.handle, null, [1, 1], [0, 0], [1, 1])).toThrow(/conv2d: argument 'w' \[4, 3, 3, 5\] expects 5 input channels/);
+    expect(() => native.conv2d(x.handle, w.handle, null, [0, 1], [0, 0], [1, 1])).toThrow(/conv2d: argument 'stride' must be >= 1/);
+    expect(() => native.conv2d(x.handle, w.handle, null, [1, 1], [-1, 0], [1, 1])).toThrow(/conv2d: argument 'padding' must be >= 0/);
+    expect(() => native.conv2d(x.handle, w.handle, Tensor.zeros([2]).handle, [1, 1], [0, 0], [1, 1])).toThrow(/conv2d: argument 'bias' expected shape \[4\]/);
+    expect(() => native.conv2d(Tensor.zeros([6, 6, 3]).handle, w.handle, null, [1, 1], [0, 0], [1, 1])).toThrow(/conv2d: argument 'x' expected rank 4/);
+    expect(() => native.conv2dBackwardData(Tensor.zeros([1, 5, 5, 4]).handle, w.handle, [1, 6, 6, 3], [1, 1], [0, 0], [1, 1])).toThrow(
+      /conv2dBackwardData: argument 'dy' expected shape \[1, 4, 4, 4\] \(the output's\), got \[1, 5, 5, 4\]/,
+    );
+    expect(() => native.conv2d(x.handle, w.handle, null, [1, 1], [0, 0], [4, 4])).toThrow(/conv2d: output size would be/);
+  });
+});
+
+describe('memory', () => {
+  it('forward + backward frees everything it saved', () => {
+    const before = native.memory().tensors;
+    for (const transposed of [false, true]) {
+      const x = randt([2, 6, 6, 3], 800);
+      const w = transposed ? randt([3, 2, 2, 4], 801) : randt([4, 3, 3, 3], 801);
+      const b = randt([4], 802);
+      const y = transposed ? ops.convTranspose2d(x, w, b, { stride: 2 }) : ops.conv2d(x, w, b, { padding: 1 });
+      const loss = ops.sum(y);
+      loss.backward();
+      [x, w, b, y, loss].forEach((t) => t.dispose());
+    }
+    expect(native.memory().tensors).toBe(before);
+  });
+});
