@@ -34,6 +34,8 @@ export interface NativeAddon {
   emptyCache(): void;
   setNumThreads(n: number): void;
   info(): { onednn: string; threads: number; cudaCompiled: boolean };
+  /** STREAM-like triad a = b + s·c over OpenMP threads: best GB/s of `reps` runs. */
+  triad(bytesPerArray: number, reps: number): number;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
