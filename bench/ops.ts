@@ -163,9 +163,6 @@ if (!args['no-torch']) {
 const load1 = loadavg()[0]!;
 
 // ---- results -----------------------------------------------------------------------------------
-const dir = join(root, 'bench', 'results');
-mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'ops.json'), JSON.stringify(rows, null, 2) + '\n');
 
 const info = native.info();
 const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '–' : v.toFixed(d));
@@ -187,5 +184,13 @@ for (const c of selected) {
   const best = a && t ? (t.minMs / a.minMs).toFixed(2) : '–';
   lines.push(`| ${c.op} | ${c.shape} | ${fmt(a?.ms)} | ${fmt(a?.gflops)} | ${fmt(t?.ms)} | ${fmt(t?.gflops)} | ${ratio} | ${best} |`);
 }
-writeFileSync(join(dir, 'ops.md'), lines.join('\n') + '\n');
 console.log(lines.join('\n'));
+// Only a complete run (every case, both impls) replaces the recorded results.
+if (args.only || args['no-torch']) {
+  console.error('partial run (--only / --no-torch): bench/results/ops.{json,md} left unchanged');
+} else {
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'ops.json'), JSON.stringify(rows, null, 2) + '\n');
+  writeFileSync(join(dir, 'ops.md'), lines.join('\n') + '\n');
+}
