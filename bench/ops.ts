@@ -72,6 +72,11 @@ for (const k of [3, 5, 7]) {
     }
   }
 }
+// Batch norm (training: batch statistics + running-stat update; backward: dx, dgamma, dbeta),
+// C = 64 at the same activation size as the convs.
+for (const pass of ['fwd', 'bwd'] as const) {
+  cases.push({ kind: 'batchnorm', op: `batchnorm.${pass}`, shape: `${N}x${H}x${W}x64`, flops: null, pass, n: N, h: H, w: W, c: 64 });
+}
 const selected = cases.filter((c) => !args.only || c.op.includes(args.only) || c.shape.includes(args.only));
 
 // ---- our side ----------------------------------------------------------------------------------
@@ -107,6 +112,22 @@ const ours: Record<string, (c: Case) => Built> = {
         : pass === 'bwdData'
           ? () => [native.conv2dBackwardData(dy, wt, [n, h, w, cin], s, pad, s)]
           : () => native.conv2dBackwardWeights(x, dy, [cout, k, k, cin], false, s, pad, s);
+    return { run };
+  },
+  batchnorm(c) {
+    const { n, h, w, c: C, pass } = c as unknown as { n: number; h: number; w: number; c: number; pass: string };
+    const x = randomTensor([n, h, w, C]);
+    const dy = randomTensor([n, h, w, C]);
+    const gamma = randomTensor([C]);
+    const beta = randomTensor([C], 0.1);
+    const rm = Tensor.zeros([C]).handle;
+    const rv = Tensor.ones([C]).handle;
+    const [y0, mean, variance] = native.batchNormTrain(x, gamma, beta, rm, rv, 0.1, 1e-5);
+    y0!.dispose();
+    const run =
+      pass === 'fwd'
+        ? () => native.batchNormTrain(x, gamma, beta, rm, rv, 0.1, 1e-5)
+        : () => native.batchNormBackward(x, mean!, variance!, gamma, dy, 1e-5, false);
     return { run };
   },
 };

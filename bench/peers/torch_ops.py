@@ -42,7 +42,20 @@ def conv2d(case):
 
 
 # One builder per op kind; a builder returns the function to time (batch norm goes here too).
-BUILDERS = {"conv2d": conv2d}
+def batchnorm(case):
+    n, h, w, c = (case[key] for key in ("n", "h", "w", "c"))
+    x = torch.randn(n, c, h, w)
+    dy = torch.randn(n, c, h, w)
+    gamma, beta = torch.randn(c), torch.randn(c) * 0.1
+    rm, rv = torch.zeros(c), torch.ones(c)
+    if case["pass"] == "fwd":
+        return lambda: torch.nn.functional.batch_norm(x, rm, rv, gamma, beta, True, 0.1, 1e-5)
+    _, mean, invstd = torch.ops.aten.native_batch_norm(x, gamma, beta, rm, rv, True, 0.1, 1e-5)
+    mask = [True, True, True]
+    return lambda: torch.ops.aten.native_batch_norm_backward(dy, x, gamma, rm, rv, mean, invstd, True, 1e-5, mask)
+
+
+BUILDERS = {"conv2d": conv2d, "batchnorm": batchnorm}
 
 
 def main():
