@@ -106,4 +106,5 @@ const md = [
   mdTable(['block', 'N×H×W×C', 'pass', 'fused ms', 'composed ms', 'torch ms', 'fused GB/s (% of triad)', 'composed/fused', 'torch/fused'], table),
   ``,
 ].join('\n');
-writeResults('se', { bandwidthGBps, rows }, md);
+if (quick) console.log(md + '\n(--quick: bench/results/se.{json,md} left unchanged)');
+else writeResults('se', { bandwidthGBps, rows }, md);
