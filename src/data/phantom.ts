@@ -150,18 +150,22 @@ export function generatePhantomSubject(seed: number, opts: PhantomOptions & { id
   const par = new Float64Array(S * 7); // cx, cy, cz, 1/rx, 1/ry, 1/rz, side
   const mean = new Float64Array(S);
   const pairShift: Vec3 = [0, 0, 0];
+  const pairGrow: Vec3 = [1, 1, 1];
   const meanJitter = new Map<number, number>();
   // Skull and brain share one size factor and vary little per axis, so the shell stays closed.
   const head = uni(0.97, 1.03);
   for (let s = 0; s < S; s++) {
     const t = TEMPLATE[s]!;
     const paired = t.name.endsWith('_right');
-    if (!paired) for (let a = 0; a < 3; a++) pairShift[a] = uni(-0.015, 0.015);
+    if (!paired) {
+      for (let a = 0; a < 3; a++) pairShift[a] = uni(-0.015, 0.015);
+      for (let a = 0; a < 3; a++) pairGrow[a] = uni(0.94, 1.06);
+    }
     const shift: Vec3 = paired ? [-pairShift[0], pairShift[1], pairShift[2]] : [...pairShift];
     for (let a = 0; a < 3; a++) {
       par[s * 7 + a] = t.center[a]! + (s < 2 ? 0 : shift[a]!);
-      const r = s < 2 ? t.radii[a]! * head * uni(0.98, 1.02) : t.radii[a]! * uni(0.94, 1.06);
-      par[s * 7 + 3 + a] = 1 / r;
+      const grow = s < 2 ? head * uni(0.98, 1.02) : pairGrow[a]! * (paired ? uni(0.98, 1.02) : 1);
+      par[s * 7 + 3 + a] = 1 / (t.radii[a]! * grow);
     }
     par[s * 7 + 6] = t.side;
     // Same mean for structures with the same template mean (pairs), jittered per subject.
@@ -193,17 +197,18 @@ export function generatePhantomSubject(seed: number, opts: PhantomOptions & { id
   const uz = coord(nz);
 
   // Smooth deformation: each displacement component is a sum of two separable products of
-  // low-frequency sines (about 0.5..1.5 cycles across the head), amplitude ~0.02..0.05 units.
+  // low-frequency sines (about 0.5..1 cycle across the head), amplitude ~0.015..0.035 units
+  // (1..2 voxels at 96³); gentle enough that local volumes change by ~10 % at most.
   const TERMS = 2;
   const defX: Float64Array[] = [];
   const defY: Float64Array[] = [];
   const defZ: Float64Array[] = [];
   const defAmp = new Float64Array(3 * TERMS);
   for (let c = 0; c < 3 * TERMS; c++) {
-    defAmp[c] = uni(0.02, 0.05) * (rng.float() < 0.5 ? -1 : 1);
-    defX.push(sineTable(ux, uni(1.5, 4.5), uni(0, 2 * Math.PI)));
-    defY.push(sineTable(uy, uni(1.5, 4.5), uni(0, 2 * Math.PI)));
-    defZ.push(sineTable(uz, uni(1.5, 4.5), uni(0, 2 * Math.PI)));
+    defAmp[c] = uni(0.015, 0.035) * (rng.float() < 0.5 ? -1 : 1);
+    defX.push(sineTable(ux, uni(1.5, 3.5), uni(0, 2 * Math.PI)));
+    defY.push(sineTable(uy, uni(1.5, 3.5), uni(0, 2 * Math.PI)));
+    defZ.push(sineTable(uz, uni(1.5, 3.5), uni(0, 2 * Math.PI)));
   }
 
   // Bias field: exp of a quadratic per axis, so a product of three 1-D tables (~±20 %).
