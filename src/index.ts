@@ -6,3 +6,4 @@ export { manualSeed, rng, Rng } from './random.js';
 export { OpArgumentError } from './errors.js';
 export * as ops from './ops/index.js';
 export { SGD, Adam, Optimizer, type SGDOptions, type AdamOptions } from './optim/index.js';
+export * as data from './data/index.js';
