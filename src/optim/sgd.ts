@@ -67,7 +67,9 @@ export class SGD extends Optimizer<SGDState> {
   }
 
   protected loadState(_p: Tensor, i: number, scalars: Record<string, number>, buffers: Record<string, Tensor>): SGDState {
-    expectSaved('SGD', i, scalars, [], buffers, [], ['momentum_buffer']);
+    // with momentum a stepped parameter always has its buffer: a missing one would silently
+    // restart the momentum, so it is an error
+    expectSaved('SGD', i, scalars, [], buffers, this.momentum !== 0 ? ['momentum_buffer'] : []);
     return { momentumBuffer: buffers.momentum_buffer ?? null };
   }
 

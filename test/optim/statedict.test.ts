@@ -133,6 +133,12 @@ describe('optimizer state dict contents and errors', () => {
       /buffer 'state.0.exp_avg' has 4 elements, its parameter \[3\] 3/,
     );
     expect(() => fresh().loadStateDict({ meta: { ...sd.meta, state: { '0': {} } }, tensors: sd.tensors })).toThrow(/lacks the number 'step'/);
+    const sgd = new SGD(p, { lr: 0.1, momentum: 0.9 });
+    sgd.step();
+    const ssd = sgd.stateDict();
+    expect(() => new SGD(p, { lr: 0.1, momentum: 0.9 }).loadStateDict({ meta: ssd.meta, tensors: new Map() })).toThrow(/SGD: loadStateDict: missing buffer 'state.0.momentum_buffer'/);
+    ssd.tensors.forEach((t) => t.dispose());
+    sgd.dispose();
     // a failed load keeps the previous state and leaks nothing
     const before = memory().tensors;
     const keys = [...a.stateDict().tensors.entries()];
