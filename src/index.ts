@@ -7,3 +7,7 @@ export { OpArgumentError } from './errors.js';
 export * as ops from './ops/index.js';
 export { SGD, Adam, Optimizer, type SGDOptions, type AdamOptions } from './optim/index.js';
 export * as data from './data/index.js';
+export { StepLR, ReduceLROnPlateau, type StepLROptions, type ReduceLROnPlateauOptions, type OptimizerStateDict } from './optim/index.js';
+export { medianFrequencyWeights, boundaryMask, pixelWeightMap, volumeWeightMap, type WeightMapOptions } from './train/weights.js';
+export { wilcoxonSignedRank, summarize, type WilcoxonOptions, type WilcoxonResult, type Summary } from './train/stats.js';
+export * as stats from './train/stats.js';

@@ -1,6 +1,7 @@
 // Fused softmax + cross-entropy over the last axis (classes) of NHWC logits, with optional
 // per-pixel weights: loss = sum_i w_i * (-log softmax(x_i)[label_i]) / P, P = number of pixels.
 // The forward also returns the softmax, which is all the backward needs.
+// Also the soft Dice loss over the same layout (below), whose softmax is likewise computed once.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -154,11 +155,155 @@ Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ---- soft Dice loss -------------------------------------------------------------------------
+// L = 1 - (1/|C|) sum_{k in C} (2 I_k + smoothNr) / (Sp_k + G_k + eps), with the sums over every
+// pixel of the batch: I_k = sum_i p_ik [l_i == k], Sp_k = sum_i p_ik, G_k = sum_i [l_i == k],
+// p = softmax(logits) computed once here. The forward returns the softmax and the sums
+// (stats [3, K]: I, Sp, G), which is all the backward needs.
+
+const char* kDice = "diceLoss";
+const char* kDiceBack = "diceLossBackward";
+
+// The selected classes: a non-empty list of distinct indices in [0, K).
+std::vector<int32_t> classesArg(const Napi::CallbackInfo& info, size_t i, const char* op, int64_t K) {
+  std::vector<int64_t> c = intsArg(info, i, op, "classes");
+  if (c.empty()) fail(op, "argument 'classes' must list at least one class");
+  std::vector<bool> seen(size_t(K), false);
+  std::vector<int32_t> r;
+  for (int64_t k : c) {
+    if (k < 0 || k >= K) fail(op, "argument 'classes' has " + std::to_string(k) + ", outside [0, " + std::to_string(K) + ")");
+    if (seen[size_t(k)]) fail(op, "argument 'classes' lists class " + std::to_string(k) + " twice");
+    seen[size_t(k)] = true;
+    r.push_back(int32_t(k));
+  }
+  return r;
+}
+
+double nonNegArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* arg) {
+  const double v = numberArg(info, i, op, arg);
+  if (!std::isfinite(v) || v < 0) fail(op, std::string("argument '") + arg + "' must be a finite number >= 0, got " + numStr(v));
+  return v;
+}
+
+// diceLoss(logits, labels, classes, eps, smoothNr) -> [loss (shape []), probs, stats [3, K]]
+Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
+  NTensor* xt = tensorArg(info, 0, kDice, "logits");
+  NTensor* lt = tensorArg(info, 1, kDice, "labels", DType::I32);
+  const Shape& xs = xt->shape();
+  if (xs.size() < 2) fail(kDice, "argument 'logits' expected rank >= 2 ([N, H, W, K] NHWC), got shape " + shapeStr(xs));
+  Shape pix(xs.begin(), xs.end() - 1);
+  if (lt->shape() != pix) {
+    fail(kDice, "argument 'labels' expected shape " + shapeStr(pix) + " ('logits' " + shapeStr(xs) + " without the class axis), got " +
+                    shapeStr(lt->shape()));
+  }
+  const int64_t K = xs.back(), P = numel(pix);
+  if (K < 1 || P < 1) fail(kDice, "argument 'logits' must have at least one pixel and one class, got shape " + shapeStr(xs));
+  if (K > INT32_MAX) fail(kDice, "too many classes: " + std::to_string(K));
+  const std::vector<int32_t> classes = classesArg(info, 2, kDice, K);
+  const double eps = nonNegArg(info, 3, kDice, "eps");
+  const double smoothNr = nonNegArg(info, 4, kDice, "smoothNr");
+
+  auto probStore = std::make_shared<Storage>(size_t(xt->numel()) * sizeof(float));
+  float* probs = static_cast<float*>(probStore->ptr);
+  const float* x = xt->f32();
+  const int32_t* lab = lt->i32();
+  // Per-chunk sums in double, added in chunk order: the result does not depend on threads.
+  const int64_t chunks = (P + kPixelsPerChunk - 1) / kPixelsPerChunk;
+  std::vector<double> partial(size_t(chunks * 3 * K), 0.0);
+  std::vector<int64_t> badX(size_t(chunks), -1), badLabel(size_t(chunks), -1);
+  parallelFor(chunks, kPixelsPerChunk * K * 4, [&](int64_t c) {
+    double* I = partial.data() + c * 3 * K;
+    double* Sp = I + K;
+    double* G = Sp + K;
+    const int64_t i1 = std::min(P, (c + 1) * kPixelsPerChunk);
+    for (int64_t i = c * kPixelsPerChunk; i < i1; i++) {
+      const float* xr = x + i * K;
+      float* pr = probs + i * K;
+      bool finite = true;
+      for (int64_t k = 0; k < K; k++) {
+        if (!std::isfinite(xr[k])) {
+          if (badX[c] < 0) badX[c] = i * K + k;
+          finite = false;
+          break;
+        }
+      }
+      const int32_t l = lab[i];
+      const bool labelOk = l >= 0 && l < K;
+      if (!labelOk && badLabel[c] < 0) badLabel[c] = i;
+      if (!finite || !labelOk) continue;  // the call fails below
+      math::softmaxRow(xr, int(K), pr);
+      for (int64_t k = 0; k < K; k++) Sp[k] += pr[k];
+      I[l] += pr[l];
+      G[l] += 1.0;
+    }
+  });
+  for (int64_t c = 0; c < chunks; c++) {
+    if (badX[c] >= 0) fail(kDice, "argument 'logits' contains NaN/Inf at " + indexStr(badX[c], xs) + " (value " + numStr(x[badX[c]]) + ")");
+  }
+  for (int64_t c = 0; c < chunks; c++) {
+    if (badLabel[c] >= 0) {
+      fail(kDice, "argument 'labels' has " + std::to_string(lab[badLabel[c]]) + " at " + indexStr(badLabel[c], lt->shape()) +
+                      ", outside the class range [0, " + std::to_string(K) + ") of 'logits' " + shapeStr(xs));
+    }
+  }
+  std::vector<double> tot(size_t(3 * K), 0.0);
+  for (int64_t c = 0; c < chunks; c++) {
+    for (int64_t j = 0; j < 3 * K; j++) tot[size_t(j)] += partial[size_t(c * 3 * K + j)];
+  }
+  double diceSum = 0.0;
+  for (int32_t k : classes) diceSum += math::diceFromSums(tot[size_t(k)], tot[size_t(K + k)], tot[size_t(2 * K + k)], eps, smoothNr);
+  Napi::Object lossObj = NTensor::New(info.Env(), {}, DType::F32);
+  NTensor::Unwrap(lossObj)->f32()[0] = float(1.0 - diceSum / double(classes.size()));
+  Napi::Object statsObj = NTensor::New(info.Env(), {3, K}, DType::F32);
+  float* st = NTensor::Unwrap(statsObj)->f32();
+  for (int64_t j = 0; j < 3 * K; j++) st[j] = float(tot[size_t(j)]);
+  Napi::Array r = Napi::Array::New(info.Env(), 3);
+  r.Set(0u, lossObj);
+  r.Set(1u, NTensor::Wrap(info.Env(), probStore, xs, DType::F32));
+  r.Set(2u, statsObj);
+  return r;
+}
+
+// diceLossBackward(probs, labels, stats [3, K], classes, eps, smoothNr, dy (one element)) -> dlogits
+Napi::Value DiceLossBackward(const Napi::CallbackInfo& info) {
+  NTensor* pt = tensorArg(info, 0, kDiceBack, "probs");
+  NTensor* lt = tensorArg(info, 1, kDiceBack, "labels", DType::I32);
+  NTensor* st = tensorArg(info, 2, kDiceBack, "stats");
+  const Shape& ps = pt->shape();
+  if (ps.size() < 2) fail(kDiceBack, "argument 'probs' expected rank >= 2 ([N, H, W, K] NHWC), got shape " + shapeStr(ps));
+  Shape pix(ps.begin(), ps.end() - 1);
+  if (lt->shape() != pix) fail(kDiceBack, "argument 'labels' expected shape " + shapeStr(pix) + ", got " + shapeStr(lt->shape()));
+  const int64_t K = ps.back(), P = numel(pix);
+  if (K < 1 || P < 1) fail(kDiceBack, "argument 'probs' must have at least one pixel and one class, got shape " + shapeStr(ps));
+  if (st->shape() != Shape{3, K}) fail(kDiceBack, "argument 'stats' expected shape [3, " + std::to_string(K) + "], got " + shapeStr(st->shape()));
+  const std::vector<int32_t> classes = classesArg(info, 3, kDiceBack, K);
+  const double eps = nonNegArg(info, 4, kDiceBack, "eps");
+  const double smoothNr = nonNegArg(info, 5, kDiceBack, "smoothNr");
+  NTensor* dy = tensorArg(info, 6, kDiceBack, "dy");
+  if (dy->numel() != 1) fail(kDiceBack, "argument 'dy' must have one element, got shape " + shapeStr(dy->shape()));
+  const int32_t* lab = lt->i32();
+  for (int64_t i = 0; i < P; i++) {
+    if (lab[i] < 0 || lab[i] >= K) fail(kDiceBack, "argument 'labels' has " + std::to_string(lab[i]) + " at " + indexStr(i, pix) + ", outside [0, " + std::to_string(K) + ")");
+  }
+  // per-class coefficients of dL/dp (zero outside the selected classes)
+  std::vector<float> a(size_t(K), 0.0f), b(size_t(K), 0.0f);
+  const float* s = st->f32();
+  const double dyOverC = double(dy->f32()[0]) / double(classes.size());
+  for (int32_t k : classes) math::diceCoefficients(s[k], s[K + k], s[2 * K + k], eps, smoothNr, dyOverC, &a[size_t(k)], &b[size_t(k)]);
+  Napi::Object out = NTensor::New(info.Env(), ps, DType::F32);
+  float* dx = NTensor::Unwrap(out)->f32();
+  const float* p = pt->f32();
+  parallelFor(P, K * 4, [&](int64_t i) { math::diceGradRow(p + i * K, int(K), lab[i], a.data(), b.data(), dx + i * K); });
+  return out;
+}
+
 }  // namespace
 
 void registerLoss(Napi::Env, Napi::Object exports) {
   SCSE_EXPORT(exports, "softmaxCrossEntropy", SoftmaxCrossEntropy);
   SCSE_EXPORT(exports, "softmaxCrossEntropyBackward", SoftmaxCrossEntropyBackward);
+  SCSE_EXPORT(exports, "diceLoss", DiceLoss);
+  SCSE_EXPORT(exports, "diceLossBackward", DiceLossBackward);
 }
 
 }  // namespace scse

@@ -9,3 +9,4 @@ export * from './pool.js';
 export * from './random.js';
 export * from './loss.js';
 export * from './se.js';
+export * from './dice.js';

@@ -3,7 +3,7 @@
 import { OpArgumentError } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
-import { nonNegative, Optimizer } from './optimizer.js';
+import { expectSaved, type Hyper, nonNegative, Optimizer, type SavedParamState } from './optimizer.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -59,6 +59,21 @@ export class Adam extends Optimizer<AdamState> {
 
   protected initState(p: Tensor): AdamState {
     return { step: 0, expAvg: Tensor.zeros(p.shape), expAvgSq: Tensor.zeros(p.shape) };
+  }
+
+  protected hyper(): Hyper {
+    return { betas: [...this.betas], eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled };
+  }
+
+  // PyTorch's names: step, exp_avg, exp_avg_sq
+  protected saveState(s: AdamState): SavedParamState {
+    return { scalars: { step: s.step }, buffers: { exp_avg: s.expAvg, exp_avg_sq: s.expAvgSq } };
+  }
+
+  protected loadState(_p: Tensor, i: number, scalars: Record<string, number>, buffers: Record<string, Tensor>): AdamState {
+    expectSaved(this.name, i, scalars, ['step'], buffers, ['exp_avg', 'exp_avg_sq']);
+    if (!Number.isInteger(scalars.step) || scalars.step! < 0) throw new OpArgumentError(this.name, `loadStateDict: 'step' of parameter ${i} must be an integer >= 0, got ${scalars.step}`);
+    return { step: scalars.step!, expAvg: buffers.exp_avg!, expAvgSq: buffers.exp_avg_sq! };
   }
 
   protected update(p: Tensor, g: Tensor, s: AdamState): void {

@@ -3,7 +3,7 @@
 import { OpArgumentError } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
-import { nonNegative, Optimizer } from './optimizer.js';
+import { expectSaved, type Hyper, nonNegative, Optimizer, type SavedParamState } from './optimizer.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -55,6 +55,22 @@ export class SGD extends Optimizer<SGDState> {
 
   protected initState(): SGDState {
     return { momentumBuffer: null };
+  }
+
+  protected hyper(): Hyper {
+    return { momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
+  }
+
+  // PyTorch's name; absent until the first step with momentum
+  protected saveState(s: SGDState): SavedParamState {
+    return { scalars: {}, buffers: { momentum_buffer: s.momentumBuffer } };
+  }
+
+  protected loadState(_p: Tensor, i: number, scalars: Record<string, number>, buffers: Record<string, Tensor>): SGDState {
+    // with momentum a stepped parameter always has its buffer: a missing one would silently
+    // restart the momentum, so it is an error
+    expectSaved('SGD', i, scalars, [], buffers, this.momentum !== 0 ? ['momentum_buffer'] : []);
+    return { momentumBuffer: buffers.momentum_buffer ?? null };
   }
 
   protected update(p: Tensor, g: Tensor, s: SGDState): void {
