@@ -17,6 +17,16 @@ export function currentSeed(): number {
   return seed;
 }
 
+/** The position of the native generator, saved in checkpoints so a resumed run draws the same numbers. */
+export function randomState(): { seed: number; stream: number } {
+  return { seed, stream };
+}
+
+export function setRandomState(st: { seed: number; stream: number }): void {
+  manualSeed(st.seed);
+  stream = st.stream >>> 0;
+}
+
 /** The key for the next native random op: [seed, stream]. */
 export function nextPhiloxKey(): [number, number] {
   return [seed, stream++ >>> 0];
