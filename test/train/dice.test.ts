@@ -12,9 +12,9 @@ describe('evaluation Dice', () => {
     expect(d[2]).toBeCloseTo((2 * 1) / (1 + 2), 12);
     expect(d[3]).toBe(0); // predicted but absent from truth
     expect(d[4]).toBeNull(); // absent from both
-    expect(d[0]).toBeCloseTo((2 * 3) / (5 + 4), 12);
+    expect(d[0]).toBeCloseTo((2 * 2) / (4 + 4), 12);
     expect(meanDice(d)).toBeCloseTo((0.75 + 2 / 3 + 0) / 3, 12);
-    expect(meanDice(d, true)).toBeCloseTo((6 / 9 + 0.75 + 2 / 3 + 0) / 4, 12);
+    expect(meanDice(d, true)).toBeCloseTo((0.5 + 0.75 + 2 / 3 + 0) / 4, 12);
   });
 
   it('argmax over the class axis of NHWC logits, first maximum on ties', () => {
