@@ -1,15 +1,24 @@
 #!/usr/bin/env node
-// The `scse` command line. Commands are added one file each under src/cli/.
-import { Command } from 'commander';
+// The `scse` command line. One file per command under src/cli/. Exit codes: 0 success, 1 failure,
+// 2 bad usage.
+import { Command, CommanderError } from 'commander';
 
 import { infoCommand } from './info.js';
+import { phantomCommand } from './phantom.js';
 
 export function buildCli(): Command {
   const program = new Command('scse')
     .description('Train and evaluate fully convolutional segmentation networks with squeeze & excitation blocks (cSE, sSE, scSE)')
     .showHelpAfterError();
-  program.addCommand(infoCommand());
+  for (const cmd of [infoCommand(), phantomCommand()]) program.addCommand(cmd.showHelpAfterError());
+  for (const cmd of [program, ...program.commands]) cmd.exitOverride();
   return program;
 }
 
-await buildCli().parseAsync(process.argv);
+try {
+  await buildCli().parseAsync(process.argv);
+} catch (e) {
+  if (!(e instanceof CommanderError)) throw e;
+  // help and --version exit 0; anything else commander rejects is bad usage
+  process.exitCode = e.exitCode === 0 ? 0 : 2;
+}

@@ -1,0 +1,41 @@
+// Shared CLI plumbing: option parsing helpers and error handling (exit 2 for bad usage, 1 for
+// failures, a one-line human message either way; --json for machine-readable output).
+import { InvalidArgumentError } from 'commander';
+
+export class UsageError extends Error {}
+
+export function intOption(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function floatOption(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function choice<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join('|')}, got '${v}'`);
+    return v as T;
+  };
+}
+
+/** Runs a command body; errors become a message on stderr and exit code 1 (2 for UsageError). */
+export async function runCommand(json: boolean | undefined, body: () => Promise<unknown> | unknown): Promise<void> {
+  try {
+    const out = await body();
+    if (json && out !== undefined) console.log(JSON.stringify(out, null, 2));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (json) console.log(JSON.stringify({ error: msg }));
+    console.error(`scse: ${msg}`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}
