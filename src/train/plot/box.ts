@@ -109,7 +109,7 @@ export function boxPlotLayout(spec: BoxPlotSpec): BoxLayout & { yTicks: Ticks; r
 
   const nS = Math.max(1, series.length);
   const bw = nS > 1 ? 16 : 28;
-  const left = 22 + Math.max(...yTicks.values.map((v) => textWidth(v.toFixed(yTicks.decimals), 11))) + 10;
+  const left = Math.round(22 + Math.max(...yTicks.values.map((v) => textWidth(v.toFixed(yTicks.decimals), 11))) + 10);
   const named = series.filter((s) => s.name);
   const right = named.length ? legendWidth(named.map((s) => s.name)) + 16 : 16;
   let slotW = nS * bw + (nS - 1) * 3 + 18;

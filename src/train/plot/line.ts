@@ -86,7 +86,8 @@ export function lineChartLayout(spec: LineChartSpec, width = spec.width ?? 720, 
   const names = spec.series.map((s) => s.name).filter((n) => n);
   const left = 22 + Math.max(...yTicks.values.map((v) => textWidth(v.toFixed(yTicks.decimals), 11))) + 10;
   const right = names.length ? legendWidth(names) + 16 : 16;
-  const plot: Rect = { x: left, y: 40, w: Math.max(40, width - left - right), h: Math.max(40, height - 40 - 48) };
+  // whole pixels, so the frame and grid lines stay crisp
+  const plot: Rect = { x: Math.round(left), y: 40, w: Math.max(40, Math.round(width - left - right)), h: Math.max(40, height - 40 - 48) };
   let xTicks = niceTicks(x0, x1, Math.max(2, Math.round(plot.w / 90)));
   if (spec.integerX && xTicks.step < 1) {
     const values: number[] = [];
