@@ -3,7 +3,22 @@
 // and needs no browser. Text needs a font file: DejaVu Sans (Debian's fonts-dejavu-core) when it
 // is there, else whatever the system has.
 import { existsSync } from 'node:fs';
-import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
+import { createRequire } from 'node:module';
+import type { ResvgRenderOptions, Resvg as ResvgClass } from '@resvg/resvg-js';
+
+// Loaded on first use: importing scse must not fail (or pay ~20 ms) on a platform where resvg's
+// prebuilt binary is missing, when no figure is drawn.
+let ResvgCtor: typeof ResvgClass | undefined;
+function resvg(svg: string, opts: ResvgRenderOptions): ResvgClass {
+  if (!ResvgCtor) {
+    try {
+      ResvgCtor = (createRequire(import.meta.url)('@resvg/resvg-js') as { Resvg: typeof ResvgClass }).Resvg;
+    } catch (e) {
+      throw new Error(`scse plots: could not load @resvg/resvg-js (its prebuilt binary for ${process.platform}-${process.arch}): ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return new ResvgCtor(svg, opts);
+}
 
 export const FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
 
@@ -38,13 +53,13 @@ export interface Raster {
 
 /** Renders an SVG document to RGBA pixels at its own size (1 SVG unit = 1 pixel). */
 export function rasterize(svg: string): Raster {
-  const img = new Resvg(svg, renderOptions()).render();
+  const img = resvg(svg, renderOptions()).render();
   return { width: img.width, height: img.height, pixels: Buffer.from(img.pixels) };
 }
 
 /** Renders an SVG document to a PNG file's bytes. */
 export function svgToPng(svg: string): Buffer {
-  return Buffer.from(new Resvg(svg, renderOptions()).render().asPng());
+  return Buffer.from(resvg(svg, renderOptions()).render().asPng());
 }
 
 // ---- elements ----------------------------------------------------------------------------
