@@ -11,3 +11,5 @@ export { StepLR, ReduceLROnPlateau, type StepLROptions, type ReduceLROnPlateauOp
 export { medianFrequencyWeights, boundaryMask, pixelWeightMap, volumeWeightMap, type WeightMapOptions } from './train/weights.js';
 export { wilcoxonSignedRank, summarize, type WilcoxonOptions, type WilcoxonResult, type Summary } from './train/stats.js';
 export * as stats from './train/stats.js';
+export * as plots from './train/plots.js';
+export { writeRunReport, writeExperimentReport, loadRunReport, loadExperimentReport, type RunReport, type ExperimentReport, type ExperimentReportOptions } from './train/report.js';
