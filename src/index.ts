@@ -6,3 +6,15 @@ export { manualSeed, rng, Rng } from './random.js';
 export { OpArgumentError } from './errors.js';
 export * as ops from './ops/index.js';
 export { SGD, Adam, Optimizer, type SGDOptions, type AdamOptions } from './optim/index.js';
+export {
+  cudaStatus,
+  cudnnStatus,
+  parseDevice,
+  resolveDevice,
+  DeviceUnavailableError,
+  type DeviceSpec,
+  type ResolvedDevice,
+  type CudaStatus,
+  type CudnnStatus,
+  type CudaDeviceInfo,
+} from './device.js';
