@@ -17,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   scse::registerLinear(env, exports);
   scse::registerSe(env, exports);
   scse::registerBandwidth(env, exports);
+  scse::registerCuda(env, exports);
   return exports;
 }
 

@@ -13,3 +13,15 @@ export { wilcoxonSignedRank, summarize, type WilcoxonOptions, type WilcoxonResul
 export * as stats from './train/stats.js';
 export * as plots from './train/plots.js';
 export { writeRunReport, writeExperimentReport, loadRunReport, loadExperimentReport, type RunReport, type ExperimentReport, type ExperimentReportOptions } from './train/report.js';
+export {
+  cudaStatus,
+  cudnnStatus,
+  parseDevice,
+  resolveDevice,
+  DeviceUnavailableError,
+  type DeviceSpec,
+  type ResolvedDevice,
+  type CudaStatus,
+  type CudnnStatus,
+  type CudaDeviceInfo,
+} from './device.js';

@@ -44,5 +44,6 @@ void registerOptim(Napi::Env env, Napi::Object exports);
 void registerLinear(Napi::Env env, Napi::Object exports);
 void registerSe(Napi::Env env, Napi::Object exports);
 void registerBandwidth(Napi::Env env, Napi::Object exports);
+void registerCuda(Napi::Env env, Napi::Object exports);  // core/cuda_bridge.cc (stubs without CUDA)
 
 }  // namespace scse

@@ -1,0 +1,274 @@
+// cuDNN loader: see cudnn_loader.h. Only the shim library (libcudnn.so.9) is opened; it loads
+// its sub-libraries (ops, cnn, graph, engines) itself from its own directory or the loader path.
+#include "cuda/cudnn_loader.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <mutex>
+
+namespace scse::cudnn {
+namespace {
+
+constexpr const char* kLibName = "libcudnn.so.9";
+
+std::string dlerrorText() {
+  const char* e = dlerror();
+  return e ? e : "unknown dlopen error";
+}
+
+bool isDirectory(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The file a dlopen handle came from (the symlink target is not resolved: the name the user knows).
+std::string libraryPath(void* symbol, const std::string& fallback) {
+  Dl_info info{};
+  if (symbol && dladdr(symbol, &info) && info.dli_fname && info.dli_fname[0]) return info.dli_fname;
+  return fallback;
+}
+
+struct NamedCode {
+  int code;
+  const char* name;
+};
+
+constexpr NamedCode kV9[] = {
+    {0, "CUDNN_STATUS_SUCCESS"},
+    {1001, "CUDNN_STATUS_NOT_INITIALIZED"},
+    {1002, "CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH"},
+    {1003, "CUDNN_STATUS_SERIALIZATION_VERSION_MISMATCH"},
+    {1004, "CUDNN_STATUS_DEPRECATED"},
+    {1005, "CUDNN_STATUS_LICENSE_ERROR"},
+    {1006, "CUDNN_STATUS_RUNTIME_IN_PROGRESS"},
+    {1007, "CUDNN_STATUS_RUNTIME_FP_OVERFLOW"},
+    {1008, "CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED"},
+    {2000, "CUDNN_STATUS_BAD_PARAM"},
+    {2001, "CUDNN_STATUS_INVALID_VALUE"},
+    {2002, "CUDNN_STATUS_BAD_PARAM_NULL_POINTER"},
+    {2003, "CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER"},
+    {2004, "CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED"},
+    {2005, "CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND"},
+    {2006, "CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT"},
+    {2007, "CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH"},
+    {2008, "CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH"},
+    {2009, "CUDNN_STATUS_BAD_PARAM_DUPLICATED_ENTRIES"},
+    {2010, "CUDNN_STATUS_BAD_PARAM_ATTRIBUTE_TYPE"},
+    {2011, "CUDNN_STATUS_BAD_PARAM_CUDA_GRAPH_MISMATCH"},
+    {2012, "CUDNN_STATUS_BAD_PARAM_DESCRIPTOR_TYPE"},
+    {3000, "CUDNN_STATUS_NOT_SUPPORTED"},
+    {3001, "CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN"},
+    {3002, "CUDNN_STATUS_NOT_SUPPORTED_SHAPE"},
+    {3003, "CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE"},
+    {3004, "CUDNN_STATUS_NOT_SUPPORTED_LAYOUT"},
+    {3005, "CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER"},
+    {3006, "CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART"},
+    {3007, "CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH"},
+    {3008, "CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING"},
+    {3009, "CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE"},
+    {3010, "CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT"},
+    {3011, "CUDNN_STATUS_NOT_SUPPORTED_PADDING"},
+    {3012, "CUDNN_STATUS_NOT_SUPPORTED_BAD_LAUNCH_PARAM"},
+    {3013, "CUDNN_STATUS_NOT_SUPPORTED_CUDA_GRAPH_NATIVE_API"},
+    {4000, "CUDNN_STATUS_INTERNAL_ERROR"},
+    {4001, "CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED"},
+    {4002, "CUDNN_STATUS_INTERNAL_ERROR_UNEXPECTED_VALUE"},
+    {4003, "CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED"},
+    {4004, "CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED"},
+    {4005, "CUDNN_STATUS_INTERNAL_ERROR_BAD_LAUNCH_PARAM"},
+    {4006, "CUDNN_STATUS_INTERNAL_ERROR_TEXTURE_CREATION_FAILED"},
+    {5000, "CUDNN_STATUS_EXECUTION_FAILED"},
+    {5001, "CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER"},
+    {5002, "CUDNN_STATUS_EXECUTION_FAILED_CUBLAS"},
+    {5003, "CUDNN_STATUS_EXECUTION_FAILED_CUDART"},
+    {5004, "CUDNN_STATUS_EXECUTION_FAILED_CURAND"},
+};
+
+constexpr NamedCode kV8[] = {
+    {0, "CUDNN_STATUS_SUCCESS"},
+    {1, "CUDNN_STATUS_NOT_INITIALIZED"},
+    {2, "CUDNN_STATUS_ALLOC_FAILED"},
+    {3, "CUDNN_STATUS_BAD_PARAM"},
+    {4, "CUDNN_STATUS_INTERNAL_ERROR"},
+    {5, "CUDNN_STATUS_INVALID_VALUE"},
+    {6, "CUDNN_STATUS_ARCH_MISMATCH"},
+    {7, "CUDNN_STATUS_MAPPING_ERROR"},
+    {8, "CUDNN_STATUS_EXECUTION_FAILED"},
+    {9, "CUDNN_STATUS_NOT_SUPPORTED"},
+    {10, "CUDNN_STATUS_LICENSE_ERROR"},
+    {11, "CUDNN_STATUS_RUNTIME_PREREQUISITE_MISSING"},
+    {12, "CUDNN_STATUS_RUNTIME_IN_PROGRESS"},
+    {13, "CUDNN_STATUS_RUNTIME_FP_OVERFLOW"},
+    {14, "CUDNN_STATUS_VERSION_MISMATCH"},
+};
+
+template <size_t N>
+const char* lookup(const NamedCode (&table)[N], int code) {
+  for (const auto& e : table)
+    if (e.code == code) return e.name;
+  return nullptr;
+}
+
+// Opens one candidate and fills `r` (loaded or a reason naming the library).
+bool openCandidate(const std::string& name, LoadResult& r, std::string* openError) {
+  dlerror();
+  void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    *openError = dlerrorText();
+    return false;
+  }
+  r.handle = h;
+  auto getVersion = reinterpret_cast<fn::cudnnGetVersion>(dlsym(h, "cudnnGetVersion"));
+  r.path = libraryPath(reinterpret_cast<void*>(getVersion), name);
+  if (!getVersion) {
+    r.reason = "the library at " + r.path + " does not export cudnnGetVersion: not a cuDNN library";
+    return true;
+  }
+  r.rawVersion = getVersion();
+  r.version = decodeVersion(r.rawVersion);
+  if (r.version.major != 9) {
+    r.reason = "cuDNN " + versionString(r.version) + " found at " + r.path + "; scse needs cuDNN 9";
+    return true;
+  }
+  Api api;
+#define SCSE_CUDNN_RESOLVE(name)                                                                          \
+  dlerror();                                                                                              \
+  api.name = reinterpret_cast<fn::name>(dlsym(h, #name));                                                 \
+  if (!api.name) {                                                                                        \
+    r.reason = "cuDNN " + versionString(r.version) + " at " + r.path + " lacks the symbol " #name " (" + \
+               dlerrorText() + ")";                                                                       \
+    return true;                                                                                          \
+  }
+  SCSE_CUDNN_REQUIRED(SCSE_CUDNN_RESOLVE)
+#undef SCSE_CUDNN_RESOLVE
+#define SCSE_CUDNN_RESOLVE_OPTIONAL(name) api.name = reinterpret_cast<fn::name>(dlsym(h, #name));
+  SCSE_CUDNN_OPTIONAL(SCSE_CUDNN_RESOLVE_OPTIONAL)
+#undef SCSE_CUDNN_RESOLVE_OPTIONAL
+  dlerror();
+  r.api = api;
+  r.cudartVersion = api.cudnnGetCudartVersion();
+  r.loaded = true;
+  return true;
+}
+
+}  // namespace
+
+Version decodeVersion(size_t raw) {
+  Version v;
+  if (raw >= 10000) {  // 9.x: 90100 = 9.1.0, 91002 = 9.10.2
+    v.major = int(raw / 10000);
+    v.minor = int(raw / 100 % 100);
+  } else {  // 8.x and earlier: 8907 = 8.9.7
+    v.major = int(raw / 1000);
+    v.minor = int(raw / 100 % 10);
+  }
+  v.patch = int(raw % 100);
+  return v;
+}
+
+std::string versionString(const Version& v) {
+  return std::to_string(v.major) + "." + std::to_string(v.minor) + "." + std::to_string(v.patch);
+}
+
+std::string cudnnStatusName(int code, int major) {
+  if (major >= 9) {
+    if (const char* n = lookup(kV9, code)) return n;
+    // 9.x codes are category*1000 + detail: name the category of codes newer than our table.
+    const char* category = code >= 2000 && code < 6000 ? lookup(kV9, code / 1000 * 1000) : nullptr;
+    if (category) return std::string(category) + "_" + std::to_string(code % 1000) + " (" + std::to_string(code) + ")";
+  } else {
+    if (const char* n = lookup(kV8, code)) return n;
+  }
+  return "CUDNN_STATUS_" + std::to_string(code);
+}
+
+std::string describeStatus(int code) {
+  const LoadResult& r = cudnnLoad();
+  int major = r.loaded ? r.version.major : 9;
+  std::string s = cudnnStatusName(code, major);
+  if (s.find('(') == std::string::npos) s += " (" + std::to_string(code) + ")";
+  if (r.loaded) {
+    if (const char* text = r.api.cudnnGetErrorString(code); text && *text && s.find(text) == std::string::npos) {
+      s += ": ";
+      s += text;
+    }
+    if (r.api.cudnnGetLastErrorString) {
+      char buf[512] = {0};
+      r.api.cudnnGetLastErrorString(buf, sizeof buf);
+      if (buf[0]) {
+        s += " [";
+        s += buf;
+        s += "]";
+      }
+    }
+  }
+  return s;
+}
+
+LoadResult tryLoadCudnn(const std::string& explicitPath) {
+  LoadResult r;
+  std::string err;
+  if (!explicitPath.empty()) {
+    // An explicit choice is the only candidate: silently loading another cuDNN would hide the mistake.
+    std::string file = isDirectory(explicitPath) ? explicitPath + "/" + kLibName : explicitPath;
+    if (!openCandidate(file, r, &err))
+      r.reason = "cuDNN could not be loaded from SCSE_CUDNN_PATH=" + explicitPath +
+                 (file != explicitPath ? " (" + file + ")" : "") + ": " + err;
+    return r;
+  }
+  std::string tried;
+  for (const char* name : {kLibName, "libcudnn.so"}) {
+    if (openCandidate(name, r, &err)) return r;
+    tried += std::string(tried.empty() ? "" : "; ") + err;
+  }
+  r.reason = "cuDNN 9 was not found (" + tried +
+             "); install cuDNN 9 for CUDA 13 or set SCSE_CUDNN_PATH to libcudnn.so.9 or its directory";
+  return r;
+}
+
+void closeLoad(LoadResult& r) {
+  if (r.handle) dlclose(r.handle);
+  r.handle = nullptr;
+  r.api = Api{};
+  r.loaded = false;
+}
+
+const LoadResult& cudnnLoad() {
+  // Loaded once and never unloaded: cuDNN keeps per-process state, and unloading it while
+  // handles exist would leave dangling code pointers.
+  static std::once_flag once;
+  static LoadResult* result = nullptr;
+  std::call_once(once, [] {
+    const char* env = std::getenv("SCSE_CUDNN_PATH");
+    result = new LoadResult(tryLoadCudnn(env ? env : ""));
+    // A library that opened but failed the checks is not kept.
+    if (!result->loaded && result->handle) {
+      dlclose(result->handle);
+      result->handle = nullptr;
+    }
+  });
+  return *result;
+}
+
+const Api* cudnnApi() {
+  const LoadResult& r = cudnnLoad();
+  return r.loaded ? &r.api : nullptr;
+}
+
+std::vector<std::string> requiredSymbols() {
+  std::vector<std::string> v;
+#define SCSE_CUDNN_NAME(name) v.push_back(#name);
+  SCSE_CUDNN_REQUIRED(SCSE_CUDNN_NAME)
+  return v;
+}
+
+std::vector<std::string> optionalSymbols() {
+  std::vector<std::string> v;
+  SCSE_CUDNN_OPTIONAL(SCSE_CUDNN_NAME)
+#undef SCSE_CUDNN_NAME
+  return v;
+}
+
+}  // namespace scse::cudnn
