@@ -10,10 +10,12 @@ export function deviceOption(): Option {
 }
 
 /** The device for `spec` (the option's value, undefined when not given); exits 1 with the reason on failure. */
-export function resolveCliDevice(cmd: Command, spec: string | undefined): ResolvedDevice {
+export function resolveCliDevice(_cmd: Command, spec: string | undefined): ResolvedDevice {
   try {
     return resolveDevice(spec, '--device');
   } catch (e) {
-    cmd.error(`scse: ${e instanceof Error ? e.message : String(e)}`, { exitCode: 1, code: 'scse.device' });
+    // a failure, not bad usage: the reason alone (no usage text), exit code 1
+    console.error(`scse: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
   }
 }

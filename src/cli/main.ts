@@ -20,5 +20,5 @@ try {
 } catch (e) {
   if (!(e instanceof CommanderError)) throw e;
   // help and --version exit 0; anything else commander rejects is bad usage
-  process.exitCode = e.exitCode === 0 ? 0 : 2;
+  process.exitCode = e.exitCode === 0 ? 0 : e.code.startsWith('commander.') ? 2 : e.exitCode;
 }
