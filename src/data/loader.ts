@@ -93,14 +93,28 @@ export function batchCount(set: SliceSet, opts: Pick<BatchOptions, 'batchSize' |
   return Math.ceil((opts.indices?.length ?? set.count) / B);
 }
 
-/** Shifts an H x W image by (dy, dx) into out (which must be zeroed). */
-function shiftInto(src: Float32Array | Int32Array, s0: number, out: Float32Array | Int32Array, o0: number, H: number, W: number, dy: number, dx: number): void {
+/**
+ * out[o0 + (r + dy) * W + c + dx] = src[s0 + r * W + c] * a + b for every (r, c) that stays inside
+ * the H x W image; the rest of out keeps its zeros. One loop per array type (monomorphic element
+ * access), no per-row views.
+ */
+function shiftF32(src: Float32Array, s0: number, out: Float32Array, o0: number, H: number, W: number, dy: number, dx: number, a: number, b: number): void {
   const c0 = Math.max(0, -dx);
   const c1 = Math.min(W, W - dx);
-  if (c1 <= c0) return;
   for (let r = Math.max(0, -dy); r < Math.min(H, H - dy); r++) {
-    const s = s0 + r * W;
-    out.set(src.subarray(s + c0, s + c1), o0 + (r + dy) * W + c0 + dx);
+    let s = s0 + r * W + c0;
+    let o = o0 + (r + dy) * W + c0 + dx;
+    for (let c = c0; c < c1; c++) out[o++] = src[s++]! * a + b;
+  }
+}
+
+function shiftI32(src: Int32Array, s0: number, out: Int32Array, o0: number, H: number, W: number, dy: number, dx: number): void {
+  const c0 = Math.max(0, -dx);
+  const c1 = Math.min(W, W - dx);
+  for (let r = Math.max(0, -dy); r < Math.min(H, H - dy); r++) {
+    let s = s0 + r * W + c0;
+    let o = o0 + (r + dy) * W + c0 + dx;
+    for (let c = c0; c < c1; c++) out[o++] = src[s++]!;
   }
 }
 
@@ -153,16 +167,14 @@ export function* batches(set: SliceSet, opts: BatchOptions = {}): Generator<Batc
           c = shift * (2 * rng.float() - 1);
         }
       }
-      let img: Float32Array = set.images.subarray(s0, s0 + HW);
-      if (a !== 1 || c !== 0) img = img.map((v) => v * a + c);
-      if (dy === 0 && dx === 0) {
-        x.set(img, o0);
+      if (dy === 0 && dx === 0 && a === 1 && c === 0) {
+        x.set(set.images.subarray(s0, s0 + HW), o0);
         y.set(set.labels.subarray(s0, s0 + HW), o0);
         if (w) w.set(set.weights!.subarray(s0, s0 + HW), o0);
       } else {
-        shiftInto(img, 0, x, o0, H, W, dy, dx);
-        shiftInto(set.labels, s0, y, o0, H, W, dy, dx);
-        if (w) shiftInto(set.weights!, s0, w, o0, H, W, dy, dx);
+        shiftF32(set.images, s0, x, o0, H, W, dy, dx, a, c);
+        shiftI32(set.labels, s0, y, o0, H, W, dy, dx);
+        if (w) shiftF32(set.weights!, s0, w, o0, H, W, dy, dx, 1, 0);
       }
     });
     yield { x, y, w, n, indices, batch: b };

@@ -76,6 +76,66 @@ export function sliceShape(dims: readonly number[], axis: AxisIndex): [number, n
 
 const strides = (dims: readonly number[]): [number, number, number] => [1, dims[0]!, dims[0]! * dims[1]!];
 
+/** Source and destination index arithmetic of one slice copy (see copySlice). */
+interface Cut {
+  r0: number;
+  r1: number;
+  c0: number;
+  c1: number;
+  sr: number;
+  sc: number;
+  base: number;
+  oy: number;
+  ox: number;
+  W: number;
+  at: number;
+}
+
+function cutOf(dims: readonly number[], axis: AxisIndex, pos: number, offset: readonly [number, number], H: number, W: number, at: number): Cut {
+  const st = strides(dims);
+  const [ra, ca] = sliceAxes(axis);
+  const [oy, ox] = offset;
+  return {
+    r0: Math.max(0, -oy),
+    r1: Math.min(dims[ra]!, H - oy),
+    c0: Math.max(0, -ox),
+    c1: Math.min(dims[ca]!, W - ox),
+    sr: st[ra]!,
+    sc: st[ca]!,
+    base: pos * st[axis]!,
+    oy,
+    ox,
+    W,
+    at,
+  };
+}
+
+// One loop per array type: a loop fed both Float32Array and Int32Array runs several times slower
+// (polymorphic element access), and a subarray per row would allocate a view per row.
+function copyF32(src: Float32Array, out: Float32Array, k: Cut, scale: number, shift: number): void {
+  for (let r = k.r0; r < k.r1; r++) {
+    let s = k.base + r * k.sr + k.c0 * k.sc;
+    let o = k.at + (r + k.oy) * k.W + k.c0 + k.ox;
+    for (let c = k.c0; c < k.c1; c++, s += k.sc) out[o++] = src[s]! * scale + shift;
+  }
+}
+
+function copyI32(src: Int32Array, out: Int32Array, k: Cut): void {
+  for (let r = k.r0; r < k.r1; r++) {
+    let s = k.base + r * k.sr + k.c0 * k.sc;
+    let o = k.at + (r + k.oy) * k.W + k.c0 + k.ox;
+    for (let c = k.c0; c < k.c1; c++, s += k.sc) out[o++] = src[s]!;
+  }
+}
+
+function copyAny(src: ArrayLike<number>, out: Float32Array | Int32Array, k: Cut, scale: number, shift: number): void {
+  for (let r = k.r0; r < k.r1; r++) {
+    let s = k.base + r * k.sr + k.c0 * k.sc;
+    let o = k.at + (r + k.oy) * k.W + k.c0 + k.ox;
+    for (let c = k.c0; c < k.c1; c++, s += k.sc) out[o++] = src[s]! * scale + shift;
+  }
+}
+
 /**
  * Copies slice `pos` of `src` into out[at .. at + H*W) with the given geometry: out(r + oy, c +
  * ox) = scale * src(r, c) + shift for every source pixel that lands inside; the rest is left as
@@ -94,28 +154,68 @@ export function copySlice(
   scale = 1,
   shift = 0,
 ): void {
-  const st = strides(dims);
-  const [ra, ca] = sliceAxes(axis);
-  const [h, w] = [dims[ra]!, dims[ca]!];
-  const [sr, sc] = [st[ra]!, st[ca]!];
-  const [oy, ox] = offset;
-  const r0 = Math.max(0, -oy);
-  const r1 = Math.min(h, H - oy);
-  const c0 = Math.max(0, -ox);
-  const c1 = Math.min(w, W - ox);
-  const base = pos * st[axis]!;
-  const identity = scale === 1 && shift === 0;
-  for (let r = r0; r < r1; r++) {
-    let s = base + r * sr + c0 * sc;
-    let o = at + (r + oy) * W + c0 + ox;
-    if (identity && sc === 1) {
-      out.set(src.subarray(s, s + (c1 - c0)), o);
-    } else if (identity) {
-      for (let c = c0; c < c1; c++, s += sc) out[o++] = src[s]!;
-    } else {
-      for (let c = c0; c < c1; c++, s += sc) out[o++] = src[s]! * scale + shift;
+  const k = cutOf(dims, axis, pos, offset, H, W, at);
+  if (src instanceof Float32Array && out instanceof Float32Array) copyF32(src, out, k, scale, shift);
+  else if (src instanceof Int32Array && out instanceof Int32Array && scale === 1 && shift === 0) copyI32(src, out, k);
+  else copyAny(src, out, k, scale, shift);
+}
+
+// Sagittal slices read the volume with stride nx: one cache line per voxel. Reading the volume
+// in memory order and scattering each x to its slice instead keeps both sides cache-friendly.
+function sagittalF32(src: Float32Array, dims: readonly number[], slot: Int32Array, k: Cut, HW: number, out: Float32Array, scale: number, shift: number): void {
+  const [nx, ny] = [dims[0]!, dims[1]!];
+  for (let z = k.r0; z < k.r1; z++) {
+    for (let y = k.c0; y < k.c1; y++) {
+      const s = nx * (y + ny * z);
+      const o = k.at + (z + k.oy) * k.W + y + k.ox;
+      for (let x = 0; x < nx; x++) {
+        const j = slot[x]!;
+        if (j >= 0) out[o + j * HW] = src[s + x]! * scale + shift;
+      }
     }
   }
+}
+
+function sagittalI32(src: Int32Array, dims: readonly number[], slot: Int32Array, k: Cut, HW: number, out: Int32Array): void {
+  const [nx, ny] = [dims[0]!, dims[1]!];
+  for (let z = k.r0; z < k.r1; z++) {
+    for (let y = k.c0; y < k.c1; y++) {
+      const s = nx * (y + ny * z);
+      const o = k.at + (z + k.oy) * k.W + y + k.ox;
+      for (let x = 0; x < nx; x++) {
+        const j = slot[x]!;
+        if (j >= 0) out[o + j * HW] = src[s + x]!;
+      }
+    }
+  }
+}
+
+/** copySlice for the slices at `positions` (in order) into consecutive H x W slots from `at`. */
+export function copySlices(
+  src: Float32Array | Int32Array,
+  dims: readonly number[],
+  axis: AxisIndex,
+  positions: ArrayLike<number>,
+  offset: readonly [number, number],
+  H: number,
+  W: number,
+  out: Float32Array | Int32Array,
+  at: number,
+  scale = 1,
+  shift = 0,
+): void {
+  const HW = H * W;
+  const f32 = src instanceof Float32Array && out instanceof Float32Array;
+  const i32 = src instanceof Int32Array && out instanceof Int32Array && scale === 1 && shift === 0;
+  if (axis === 0 && positions.length > 1 && (f32 || i32)) {
+    const slot = new Int32Array(dims[0]!).fill(-1);
+    for (let j = 0; j < positions.length; j++) slot[positions[j]!] = j;
+    const k = cutOf(dims, 0, 0, offset, H, W, at);
+    if (f32) sagittalF32(src as Float32Array, dims, slot, k, HW, out as Float32Array, scale, shift);
+    else sagittalI32(src as Int32Array, dims, slot, k, HW, out as Int32Array);
+    return;
+  }
+  for (let j = 0; j < positions.length; j++) copySlice(src, dims, axis, positions[j]!, offset, H, W, out, at + j * HW, scale, shift);
 }
 
 function minMax(a: Float32Array): [number, number] {
@@ -206,9 +306,10 @@ export function sliceSubjects(subjects: readonly Subject[], opts: SliceOptions =
       shift = d > 0 ? -range[0] / d : 0;
     }
     geometry.push({ axis, sliceShape: [h, w], offset, start: k, count: chosen[i]!.length, range });
-    for (const z of chosen[i]!) {
-      copySlice(s.image, s.dims, axis, z, offset, H, W, images, k * HW, scale, shift);
-      copySlice(s.labels, s.dims, axis, z, offset, H, W, labels, k * HW);
+    const pos = chosen[i]!;
+    copySlices(s.image, s.dims, axis, pos, offset, H, W, images, k * HW, scale, shift);
+    copySlices(s.labels, s.dims, axis, pos, offset, H, W, labels, k * HW);
+    for (const z of pos) {
       subject[k] = i;
       position[k] = z;
       k++;
@@ -228,7 +329,7 @@ export function sliceVolumeLike(set: SliceSet, subjectIndex: number, data: Float
   const HW = set.H * set.W;
   if (data.length !== s.labels.length) throw new Error(`sliceVolumeLike: data has ${data.length} values, subject ${s.id} has ${s.labels.length} voxels`);
   const dst = out ?? new Float32Array(g.count * HW);
-  for (let j = 0; j < g.count; j++) copySlice(data, s.dims, g.axis, set.position[g.start + j]!, g.offset, set.H, set.W, dst, at + j * HW);
+  copySlices(data, s.dims, g.axis, set.position.subarray(g.start, g.start + g.count), g.offset, set.H, set.W, dst, at);
   return dst;
 }
 
