@@ -108,7 +108,9 @@ export function weightCacheKey(set: SliceSet, opts: ClassWeightOptions = {}): st
   const h = createHash('sha256');
   const json = (v: unknown): void => void h.update(`${JSON.stringify(v)}\n`);
   const bytes = (a: ArrayBufferView): void => void h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  json({ VERSION, ...o, H: set.H, W: set.W, count: set.count, geometry: set.geometry });
+  // the geometry without the image range: intensities do not change the weights
+  const geometry = set.geometry.map(({ axis, sliceShape, offset, start, count }) => ({ axis, sliceShape, offset, start, count }));
+  json({ VERSION, ...o, H: set.H, W: set.W, count: set.count, geometry });
   bytes(set.subject);
   bytes(set.position);
   set.subjects.forEach((s) => {

@@ -129,6 +129,8 @@ describe('class weights of a slice set', () => {
     changed[2]!.labels[5] = (changed[2]!.labels[5]! + 1) % 4;
     expect(weightCacheKey(sliceSubjects(changed, { axis: 'coronal', multiple: 8 }))).not.toBe(key);
     expect(weightCacheKey(sliceSubjects(subjects, { axis: 'coronal', multiple: 32 }))).not.toBe(key);
+    // intensities do not enter the weights, nor the key
+    expect(weightCacheKey(sliceSubjects(subjects.map((s) => ({ ...s, image: s.image.map((v) => 3 * v + 1) })), { axis: 'coronal', multiple: 8 }))).toBe(key);
     // a damaged cache file is recomputed and replaced
     writeFileSync(first.cachePath!, 'garbage');
     const third = computeClassWeights(set, { cacheDir });

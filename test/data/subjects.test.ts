@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { labelMapFromJson } from '../../src/data/labels.js';
+import { labelMapFromAtlas, labelMapFromJson } from '../../src/data/labels.js';
 import { writeNifti } from '../../src/data/nifti.js';
 import { fromCanonical } from '../../src/data/orient.js';
 import { restack, sliceSubjects } from '../../src/data/slices.js';
@@ -212,6 +212,19 @@ describe('single volume, interleaved blocks of slices', () => {
     const coarse = loadSingleVolume(join(sd, 'atlas_t1.nii.gz'), join(sd, 'atlas_labels.nii.gz'), { axis: 1, block: 30, margin: 0, holdOutEvery: 2 });
     expect(absentFromTraining(coarse).map((a) => a.label)).toEqual([4, 5, 6, 10, 11, 12]);
     expect(() => loadSingleVolume(join(sd, 'atlas_t1.nii.gz'), join(sd, 'atlas_labels.nii.gz'), { axis: 2, block: 16, holdOutEvery: 2 })).toThrow(/no test slices: 9 slices along axis 2/);
+  });
+});
+
+const T = '/usr/share/mricron/templates/';
+describe.runIf(existsSync(`${T}aal.nii.txt`) && existsSync(`${T}ch2.nii.gz`) && existsSync(`${T}aal.nii.gz`))('Colin27 + AAL (mricron-data)', () => {
+  it('the default coronal blocks put all 116 regions in training and test; sagittal blocks miss the thin vermis', () => {
+    const labelMap = labelMapFromAtlas(`${T}aal.nii.txt`);
+    const coronal = loadSingleVolume(`${T}ch2.nii.gz`, `${T}aal.nii.gz`, { axis: 'coronal', labelMap });
+    expect(coronal.map((p) => p.id)).toEqual(['ch2:train', 'ch2:test']);
+    expect(coronal[0]!.classes!.length).toBe(117);
+    expect(absentFromTraining(coronal)).toEqual([]);
+    const sagittal = loadSingleVolume(`${T}ch2.nii.gz`, `${T}aal.nii.gz`, { axis: 'sagittal', labelMap });
+    expect(absentFromTraining(sagittal).map((a) => a.name)).toEqual(['Vermis_3']);
   });
 });
 
