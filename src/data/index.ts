@@ -4,3 +4,8 @@ export { affineSpacing, affineToQform, qformToAffine, type Qform } from './affin
 export * from './nifti.js';
 export * from './orient.js';
 export * from './phantom.js';
+export * from './labels.js';
+export * from './subjects.js';
+export * from './slices.js';
+export * from './classWeights.js';
+export * from './loader.js';
