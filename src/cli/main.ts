@@ -5,12 +5,13 @@ import { Command, CommanderError } from 'commander';
 
 import { infoCommand } from './info.js';
 import { phantomCommand } from './phantom.js';
+import { trainCommand } from './train.js';
 
 export function buildCli(): Command {
   const program = new Command('scse')
     .description('Train and evaluate fully convolutional segmentation networks with squeeze & excitation blocks (cSE, sSE, scSE)')
     .showHelpAfterError();
-  for (const cmd of [infoCommand(), phantomCommand()]) program.addCommand(cmd.showHelpAfterError());
+  for (const cmd of [trainCommand(), infoCommand(), phantomCommand()]) program.addCommand(cmd.showHelpAfterError());
   for (const cmd of [program, ...program.commands]) cmd.exitOverride();
   return program;
 }
