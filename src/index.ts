@@ -6,3 +6,5 @@ export { manualSeed, rng, Rng } from './random.js';
 export { OpArgumentError } from './errors.js';
 export * as ops from './ops/index.js';
 export { SGD, Adam, Optimizer, type SGDOptions, type AdamOptions } from './optim/index.js';
+export * as nn from './nn/index.js';
+export { createModel, modelNames, UNet, SDNet, DenseNet, FCNN, type ModelName, type ModelOptions, type ModelConfig } from './models/index.js';
