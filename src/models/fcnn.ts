@@ -103,5 +103,11 @@ export abstract class FCNN extends Module {
         `input ${shapeStr(x.shape)} has H = ${H}, W = ${W}: both must be positive multiples of ${m} (${DEPTH} poolings by 2), and N >= 1; pad or crop the images first`,
       );
     }
+    if (this.training && N * (H / m) * (W / m) < 2) {
+      throw new OpArgumentError(
+        name,
+        `input ${shapeStr(x.shape)} in training mode: the bottleneck's BatchNorm needs N·(H/${m})·(W/${m}) >= 2 values per channel; use a larger batch or image, or eval()`,
+      );
+    }
   }
 }

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { tidy } from '../../src/autograd/scope.js';
 import { noGrad } from '../../src/autograd/tape.js';
 import { createModel, DenseNet, SDNet, UNet, type ModelName } from '../../src/models/index.js';
+import { memory } from '../../src/memory.js';
 import type { SeKind } from '../../src/nn/se.js';
+import { softmaxCrossEntropy } from '../../src/ops/loss.js';
+import { Adam } from '../../src/optim/index.js';
 import { manualSeed } from '../../src/random.js';
 import { Tensor } from '../../src/tensor.js';
 import { randt } from '../helpers.js';
@@ -190,11 +193,48 @@ describe('train and eval', () => {
   });
 });
 
+describe('memory', () => {
+  it('training steps and eval forwards leak no tensors', () => {
+    for (const name of names) {
+      manualSeed(6);
+      const m = createModel(name, { numClasses: 3, filters: 4, se: 'scse', dropout: 0.1 });
+      const opt = new Adam(m.parameters(), { lr: 1e-3 });
+      const x = randt([2, 16, 16, 1], 7, false);
+      const labels = Tensor.zeros([2, 16, 16], 'int32');
+      const step = (): void =>
+        tidy(() => {
+          softmaxCrossEntropy(m.forward(x), labels).backward();
+          opt.step();
+          opt.zeroGrad();
+        });
+      step(); // creates the optimizer state
+      const before = memory();
+      step();
+      step();
+      m.eval();
+      noGrad(() => tidy(() => m.forward(x).dataSync()));
+      const after = memory();
+      expect(after.tensors, name).toBe(before.tensors);
+      expect(after.bytesInUse, name).toBe(before.bytesInUse);
+      opt.dispose();
+      m.dispose();
+      x.dispose();
+      labels.dispose();
+    }
+  });
+});
+
 describe('errors', () => {
   const m = createModel('sdnet', { numClasses: 2, filters: 2 });
   it('H or W not divisible by 16', () => {
     expect(() => m.forward(Tensor.zeros([1, 30, 32, 1]))).toThrow(/sdnet: input \[1, 30, 32, 1\] has H = 30, W = 32: both must be positive multiples of 16/);
     expect(() => m.forward(Tensor.zeros([1, 32, 8, 1]))).toThrow(/sdnet: input \[1, 32, 8, 1\] .* multiples of 16/);
+  });
+  it('a 16×16 batch of one in training mode (one value per channel at the bottleneck)', () => {
+    expect(() => m.forward(Tensor.zeros([1, 16, 16, 1]))).toThrow(/sdnet: input \[1, 16, 16, 1\] in training mode: the bottleneck's BatchNorm needs N·\(H\/16\)·\(W\/16\) >= 2/);
+    m.eval();
+    expect(noGrad(() => m.forward(Tensor.zeros([1, 16, 16, 1]))).shape).toEqual([1, 16, 16, 2]);
+    m.train();
   });
   it('wrong channels, rank or dtype', () => {
     expect(() => m.forward(Tensor.zeros([1, 32, 32, 3]))).toThrow(/sdnet: input \[1, 32, 32, 3\] has 3 channels, the model was built with inChannels = 1/);
