@@ -11,7 +11,7 @@ import { softmaxCrossEntropy } from '../../src/ops/loss.js';
 import { Adam } from '../../src/optim/index.js';
 import { manualSeed } from '../../src/random.js';
 import { Tensor } from '../../src/tensor.js';
-import { randt } from '../helpers.js';
+import { expectClose, randt } from '../helpers.js';
 
 const names: ModelName[] = ['unet', 'sdnet', 'densenet'];
 const seKinds: SeKind[] = ['none', 'cse', 'sse', 'scse'];
@@ -175,6 +175,20 @@ describe('train and eval', () => {
       b.dispose();
       x.dispose();
     }
+  });
+
+  it("seOptions.impl 'composed' gives the fused network's logits", () => {
+    manualSeed(12);
+    const fused = createModel('unet', { numClasses: 3, filters: 4, se: 'scse', seOptions: { aggregation: 'mul' } });
+    const composed = createModel('unet', { numClasses: 3, filters: 4, se: 'scse', seOptions: { aggregation: 'mul', impl: 'composed' } });
+    composed.loadStateDict(fused.stateDict());
+    const x = randt([2, 16, 16, 1], 8, false);
+    const a = noGrad(() => fused.forward(x)).dataSync();
+    const b = noGrad(() => composed.forward(x)).dataSync();
+    expectClose(a, b, 1e-5, 1e-6, 'logits');
+    fused.dispose();
+    composed.dispose();
+    x.dispose();
   });
 
   it('loadStateDict names a wrong shape or a missing key', () => {
