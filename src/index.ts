@@ -25,3 +25,5 @@ export {
   type CudnnStatus,
   type CudaDeviceInfo,
 } from './device.js';
+export * as nn from './nn/index.js';
+export { createModel, modelNames, UNet, SDNet, DenseNet, FCNN, type ModelName, type ModelOptions, type ModelConfig } from './models/index.js';
