@@ -6,12 +6,14 @@ import { Command, CommanderError } from 'commander';
 import { infoCommand } from './info.js';
 import { phantomCommand } from './phantom.js';
 import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
+import { predictCommand } from './predict.js';
 
 export function buildCli(): Command {
   const program = new Command('scse')
     .description('Train and evaluate fully convolutional segmentation networks with squeeze & excitation blocks (cSE, sSE, scSE)')
     .showHelpAfterError();
-  for (const cmd of [trainCommand(), infoCommand(), phantomCommand()]) program.addCommand(cmd.showHelpAfterError());
+  for (const cmd of [trainCommand(), evalCommand(), predictCommand(), phantomCommand(), infoCommand()]) program.addCommand(cmd.showHelpAfterError());
   for (const cmd of [program, ...program.commands]) cmd.exitOverride();
   return program;
 }
