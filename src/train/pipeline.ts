@@ -70,7 +70,7 @@ export function loadSubjects(o: DataOptions): { subjects: Subject[]; classes: st
     description = `manifest ${o.data}: ${subjects.length} subjects`;
   } else if (/\.nii(\.gz)?$/i.test(o.data)) {
     if (!o.label) throw new Error(`--data ${o.data} is a single volume: give its label map with --label <file>`);
-    subjects = loadSingleVolume(o.data, o.label, { axis: o.axis, block: o.block, margin: o.margin, holdOutEvery: o.holdOutEvery, valEvery: 3, labelMap });
+    subjects = loadSingleVolume(o.data, o.label, { axis: o.axis, block: o.block, margin: o.margin, holdOutEvery: o.holdOutEvery, valEvery: 5, labelMap });
     description = `single volume ${o.data} with ${o.label}, interleaved blocks of ${o.block ?? 8} slices along the ${o.axis} axis (margin ${o.margin ?? 2}, every ${o.holdOutEvery ?? 4}th block held out)`;
   } else {
     throw new Error(`--data: cannot tell what '${o.data}' is (expected 'phantom', a .json/.csv manifest, a folder or a .nii/.nii.gz image)`);
