@@ -35,6 +35,9 @@ export interface TrainCliOptions {
   patience: number;
   seed: number;
   weights: boolean;
+  dropEmpty?: boolean;
+  cacheDir: string;
+  augment: number;
   out?: string;
   resume?: boolean;
   device?: string;
@@ -54,7 +57,9 @@ export function addDataOptions(cmd: Command): Command {
     .option('--size <n>', 'phantom: volume side in voxels', intOption('--size', 24), 64)
     .option('--classes <k>', 'phantom: number of classes incl. background', intOption('--classes', 2))
     .option('--seed <n>', 'seed for data split, initialisation, shuffling and dropout', intOption('--seed', 0), paperProtocol.seed)
-    .option('--no-weights', 'no median-frequency / boundary weighting of the cross-entropy');
+    .option('--no-weights', 'no median-frequency / boundary weighting of the cross-entropy')
+    .option('--drop-empty', 'leave out slices that hold only background')
+    .option('--cache-dir <dir>', 'where class-weight maps are cached (computed once per training set)', 'runs/.cache');
 }
 
 export function trainCommand(): Command {
@@ -79,6 +84,7 @@ export function trainCommand(): Command {
     .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1), paperProtocol.stepSize)
     .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0), paperProtocol.gamma)
     .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience)
+    .option('--augment <pixels>', 'random translation by up to this many pixels plus intensity jitter (±10% scale, ±0.05 shift)', intOption('--augment', 0), 0)
     .option('--out <dir>', 'run directory (default runs/<net>-<se>)')
     .option('--resume', 'continue from <out>/last.safetensors')
     .option('--no-progress', 'no progress bar')
@@ -108,7 +114,7 @@ export function trainCommand(): Command {
           filters: o.filters,
           kernel: o.kernel,
           dropout: o.dropout,
-          data: { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights },
+          data: { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights, dropEmpty: o.dropEmpty, cacheDir: o.cacheDir },
           train: {
             ...paperProtocol,
             epochs: o.epochs,
@@ -121,6 +127,7 @@ export function trainCommand(): Command {
             gamma: o.gamma,
             patience: o.patience,
             seed: o.seed,
+            augment: o.augment > 0 ? { translate: o.augment, intensity: { scale: 0.1, shift: 0.05 } } : undefined,
           },
           resume: o.resume,
           command: `scse ${process.argv.slice(2).join(' ')}`,
