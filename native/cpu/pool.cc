@@ -13,6 +13,7 @@
 
 #include "core/registry.h"
 #include "cpu/parallel.h"
+#include "math/pool.h"
 
 namespace scse {
 namespace {
@@ -114,7 +115,7 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
           // strictly greater keeps the first maximum; a NaN wins (and stays) like in PyTorch
           for (int64_t c = 0; c < C; c++) {
             const float v = xr[c];
-            if (v > yr[c] || (std::isnan(v) && !std::isnan(yr[c]))) {
+            if (math::maxPoolTakes(v, yr[c])) {
               yr[c] = v;
               ir[c] = pos;
             }
