@@ -87,7 +87,7 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
     fail(op, "argument 'x' " + shapeStr(x->shape()) + " is smaller than the " + std::to_string(k) + "x" + std::to_string(k) + " kernel");
   }
   if (d.H * d.W > INT32_MAX) fail(op, "argument 'x' planes are too large for int32 indices");
-  const int64_t OH = (d.H - k) / s + 1, OW = (d.W - k) / s + 1, C = d.C;
+  const int64_t OH = math::poolOutSize(d.H, k, s), OW = math::poolOutSize(d.W, k, s), C = d.C;
   Napi::Env env = info.Env();
   Napi::Object yo = NTensor::New(env, {d.N, OH, OW, C}, DType::F32);
   Napi::Object io = NTensor::New(env, {d.N, OH, OW, C}, DType::I32);
