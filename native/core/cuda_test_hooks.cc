@@ -12,6 +12,8 @@
 #include "cuda/device.h"
 
 namespace scse {
+void registerCudaOpHooks(Napi::Env env, Napi::Object hooks);  // core/cuda_op_hooks.cc
+
 namespace {
 
 constexpr const char* kOp = "cudaTestHooks";
@@ -213,6 +215,7 @@ void registerCudaTestHooks(Napi::Env env, Napi::Object exports) {
   SCSE_EXPORT(h, "buildArchs", BuildArchs);
   SCSE_EXPORT(h, "roundDeviceSize", RoundDeviceSize);
   SCSE_EXPORT(h, "errorText", ErrorText);
+  registerCudaOpHooks(env, h);
   exports.Set("cudaTestHooks", h);
 }
 

@@ -8,6 +8,7 @@
 #include "core/registry.h"
 #include "cpu/parallel.h"
 #include "math/common.h"
+#include "math/eltwise.h"
 
 namespace scse {
 namespace {
@@ -55,7 +56,7 @@ Napi::Value SigmoidBackward(const Napi::CallbackInfo& info) {
 Napi::Value Affine(const Napi::CallbackInfo& info) {
   float a = float(numberArg(info, 1, "affine", "a"));
   float b = float(numberArg(info, 2, "affine", "b"));
-  return unary(info, "affine", [a, b](float v) { return a * v + b; });
+  return unary(info, "affine", [a, b](float v) { return math::affine(v, a, b); });
 }
 
 // ---- prelu: slope shared ([1]) or per channel ([C], C = last dim) -----------------------------
@@ -107,10 +108,8 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
       const float* gr = g + r * C;
       float* dr = dx + r * C;
       for (int64_t c = 0; c < C; c++) {
-        float s = as[na == 1 ? 0 : c];
-        bool pos = xr[c] > 0.0f;
-        dr[c] = pos ? gr[c] : s * gr[c];
-        if (!pos) acc[c] += double(xr[c]) * gr[c];
+        dr[c] = math::preluGradX(xr[c], as[na == 1 ? 0 : c], gr[c]);
+        acc[c] += math::preluSlopeGradTerm(xr[c], gr[c]);
       }
     }
   }
@@ -211,14 +210,15 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   Napi::Object out = NTensor::New(info.Env(), bc.outShape, DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   const float *ap = a->f32(), *bp = b->f32();
-  if (kind == "add") binaryKernel(bc, ap, bp, y, [](float u, float v) { return u + v; });
-  else if (kind == "sub") binaryKernel(bc, ap, bp, y, [](float u, float v) { return u - v; });
-  else if (kind == "mul") binaryKernel(bc, ap, bp, y, [](float u, float v) { return u * v; });
-  else if (kind == "div") binaryKernel(bc, ap, bp, y, [](float u, float v) { return u / v; });
-  else if (kind == "max") binaryKernel(bc, ap, bp, y, [](float u, float v) { return u >= v ? u : v; });
-  else if (kind == "min") binaryKernel(bc, ap, bp, y, [](float u, float v) { return u <= v ? u : v; });
+  using namespace math;
+  if (kind == "add") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinAdd>(u, v); });
+  else if (kind == "sub") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinSub>(u, v); });
+  else if (kind == "mul") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinMul>(u, v); });
+  else if (kind == "div") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinDiv>(u, v); });
+  else if (kind == "max") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinMax>(u, v); });
+  else if (kind == "min") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinMin>(u, v); });
   // mask of where a wins a max (ties go to a, deterministically): used by the max backward
-  else if (kind == "geMask") binaryKernel(bc, ap, bp, y, [](float u, float v) { return u >= v ? 1.0f : 0.0f; });
+  else if (kind == "geMask") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinGeMask>(u, v); });
   else fail("binary", "argument 'kind' must be add|sub|mul|div|max|min|geMask, got '" + kind + "'");
   return out;
 }
@@ -343,16 +343,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   Napi::Object out = NTensor::New(info.Env(), x->shape(), DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   const float* xs = x->f32();
-  parallelFor(rows, K * 4, [&](int64_t r) {
-    const float* xr = xs + r * K;
-    float* yr = y + r * K;
-    float m = xr[0];
-    for (int64_t k = 1; k < K; k++) m = std::max(m, xr[k]);
-    float s = 0;
-    for (int64_t k = 0; k < K; k++) s += (yr[k] = std::exp(xr[k] - m));
-    float inv = 1.0f / s;
-    for (int64_t k = 0; k < K; k++) yr[k] *= inv;
-  });
+  parallelFor(rows, K * 4, [&](int64_t r) { math::softmaxLastAxisRow(xs + r * K, K, y + r * K); });
   return out;
 }
 
@@ -365,13 +356,7 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   Napi::Object out = NTensor::New(info.Env(), y->shape(), DType::F32);
   float* dx = NTensor::Unwrap(out)->f32();
   const float *ys = y->f32(), *g = dy->f32();
-  parallelFor(rows, K * 2, [&](int64_t r) {
-    const float* yr = ys + r * K;
-    const float* gr = g + r * K;
-    float dot = 0;
-    for (int64_t k = 0; k < K; k++) dot += yr[k] * gr[k];
-    for (int64_t k = 0; k < K; k++) dx[r * K + k] = yr[k] * (gr[k] - dot);
-  });
+  parallelFor(rows, K * 2, [&](int64_t r) { math::softmaxBackwardRow(ys + r * K, g + r * K, K, dx + r * K); });
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/registry.h"
 #include "cpu/dnnl_ctx.h"
+#include "math/norm.h"
 
 namespace scse {
 namespace {
@@ -167,10 +168,7 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
     const float unbias = float(double(count) / double(count - 1));
     float *rmp = rm->f32(), *rvp = rv->f32();
     const float *mp = mean->f32(), *vp = var->f32();
-    for (int64_t c = 0; c < d.C; c++) {
-      rmp[c] = (1 - m) * rmp[c] + m * mp[c];
-      rvp[c] = (1 - m) * rvp[c] + m * vp[c] * unbias;
-    }
+    for (int64_t c = 0; c < d.C; c++) math::bnRunningUpdate(rmp + c, rvp + c, mp[c], vp[c], m, unbias);
   }
   return array(env, {yo, mo, vo});
 }

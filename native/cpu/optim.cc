@@ -82,8 +82,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   // The scalar factors are computed from the arguments as given (double), as PyTorch does in Python.
   const double lr = numberArg(info, 4, op, "lr");
   const double beta1 = numberArg(info, 5, op, "beta1"), beta2 = numberArg(info, 6, op, "beta2");
-  h.stepSize = float(lr / (1.0 - std::pow(beta1, double(step))));
-  h.biasCorr2Sqrt = float(std::sqrt(1.0 - std::pow(beta2, double(step))));
+  math::adamStepScalars(lr, beta1, beta2, step, &h);
   if (p->storage() == g->storage() || p->storage() == m->storage() || p->storage() == v->storage() || m->storage() == v->storage()) {
     fail(op, "arguments 'param', 'grad', 'm' and 'v' must not share storage");
   }

@@ -13,6 +13,7 @@
 
 #include "core/registry.h"
 #include "cpu/parallel.h"
+#include "math/pool.h"
 
 namespace scse {
 namespace {
@@ -86,7 +87,7 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
     fail(op, "argument 'x' " + shapeStr(x->shape()) + " is smaller than the " + std::to_string(k) + "x" + std::to_string(k) + " kernel");
   }
   if (d.H * d.W > INT32_MAX) fail(op, "argument 'x' planes are too large for int32 indices");
-  const int64_t OH = (d.H - k) / s + 1, OW = (d.W - k) / s + 1, C = d.C;
+  const int64_t OH = math::poolOutSize(d.H, k, s), OW = math::poolOutSize(d.W, k, s), C = d.C;
   Napi::Env env = info.Env();
   Napi::Object yo = NTensor::New(env, {d.N, OH, OW, C}, DType::F32);
   Napi::Object io = NTensor::New(env, {d.N, OH, OW, C}, DType::I32);
@@ -114,7 +115,7 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
           // strictly greater keeps the first maximum; a NaN wins (and stays) like in PyTorch
           for (int64_t c = 0; c < C; c++) {
             const float v = xr[c];
-            if (v > yr[c] || (std::isnan(v) && !std::isnan(yr[c]))) {
+            if (math::maxPoolTakes(v, yr[c])) {
               yr[c] = v;
               ir[c] = pos;
             }

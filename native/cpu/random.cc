@@ -94,7 +94,7 @@ Napi::Value Normal(const Napi::CallbackInfo& info) {
     float z[4];
     math::boxMuller(r.v[0], r.v[1], &z[0], &z[1]);
     math::boxMuller(r.v[2], r.v[3], &z[2], &z[3]);
-    for (int64_t j = 0; j < count; j++) y[first + j] = mean + sd * z[j];
+    for (int64_t j = 0; j < count; j++) y[first + j] = math::scaledNormal(z[j], mean, sd);
   });
   return info.Env().Undefined();
 }

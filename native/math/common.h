@@ -16,4 +16,9 @@ SCSE_HD float relu(float x) { return x > 0.0f ? x : 0.0f; }
 SCSE_HD float reluGrad(float x, float dy) { return x > 0.0f ? dy : 0.0f; }
 SCSE_HD float prelu(float x, float a) { return x > 0.0f ? x : a * x; }
 
+// a*b + c rounded once. Written out where CPU and GPU results must agree bit for bit: compilers
+// may or may not contract a*b + c into an FMA (g++ -ffp-contract=fast does on FMA hardware, nvcc
+// does by default), and an explicit fmaf leaves them no choice.
+SCSE_HD float fmadd(float a, float b, float c) { return fmaf(a, b, c); }
+
 }  // namespace scse::math

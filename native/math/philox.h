@@ -79,11 +79,14 @@ SCSE_HD float normalFromBlock(const Philox4& b, int lane) {
   return (lane & 1) ? z1 : z0;
 }
 
-// lo + (hi - lo) * u, kept below hi when float rounding would reach it.
+// lo + (hi - lo) * u (one rounding), kept below hi when float rounding would reach it.
 SCSE_HD float uniformInRange(uint32_t x, float lo, float hi) {
-  float v = lo + (hi - lo) * uniformFromU32(x);
+  float v = fmadd(hi - lo, uniformFromU32(x), lo);
   return (v >= hi && hi > lo) ? nextafterf(hi, lo) : v;
 }
+
+// mean + sd * z (one rounding) for a standard normal z.
+SCSE_HD float scaledNormal(float z, float mean, float sd) { return fmadd(sd, z, mean); }
 
 // Dropout: element dropped with probability p (u < p), kept ones scaled to keep the mean.
 SCSE_HD float dropoutMaskValue(uint32_t x, float p, float keepScale) { return uniformFromU32(x) < p ? 0.0f : keepScale; }

@@ -20,6 +20,16 @@ export interface FakeAllocator {
   stats(): FakeAllocatorStats;
 }
 
+/** Inputs of `runOp`: typed arrays by name (null/undefined = absent optional input). */
+export type OpInputs = Record<string, Float32Array | Int32Array | null | undefined>;
+/** Params of `runOp`: sizes, scalars, flags and shapes by name. */
+export type OpParams = Record<string, number | boolean | readonly number[]>;
+/** Outputs of `runOp`: typed arrays by name, and `bad` (the launcher's error flags, -1 = fine). */
+export interface OpOutputs {
+  bad?: number[];
+  [name: string]: Float32Array | Int32Array | number[] | undefined;
+}
+
 export interface CudaTestHooks {
   createFakeAllocator(capacityBytes: number, device?: number): FakeAllocator;
   decodeCudnnVersion(v: number): { major: number; minor: number; patch: number; string: string };
@@ -33,6 +43,9 @@ export interface CudaTestHooks {
   buildArchs(): string;
   roundDeviceSize(bytes: number): number;
   errorText(code: number): string;
+  /** Copies `inputs` to the device, runs one CUDA launcher (native/core/cuda_op_hooks.cc) and copies its outputs back. */
+  runOp(name: string, inputs: OpInputs, params: OpParams, device?: number): OpOutputs;
+  cudnnCacheStats(device?: number): { entries: number; hits: number; misses: number };
 }
 
 export const hooks = (native as unknown as { cudaTestHooks?: CudaTestHooks }).cudaTestHooks;
