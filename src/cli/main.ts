@@ -3,6 +3,7 @@
 // 2 bad usage.
 import { Command, CommanderError } from 'commander';
 
+import { experimentCommand } from './experiment.js';
 import { infoCommand } from './info.js';
 import { phantomCommand } from './phantom.js';
 import { trainCommand } from './train.js';
@@ -12,6 +13,7 @@ export function buildCli(): Command {
     .description('Train and evaluate fully convolutional segmentation networks with squeeze & excitation blocks (cSE, sSE, scSE)')
     .showHelpAfterError();
   for (const cmd of [trainCommand(), infoCommand(), phantomCommand()]) program.addCommand(cmd.showHelpAfterError());
+  program.addCommand(experimentCommand().showHelpAfterError());
   for (const cmd of [program, ...program.commands]) cmd.exitOverride();
   return program;
 }

@@ -90,6 +90,8 @@ export interface TrainRun {
   signal?: AbortSignal;
   progress?: boolean;
   log?: (line: string) => void;
+  /** called after each optimizer step with the 0-based epoch and the batches done in it (hooks, tests) */
+  onBatch?: (epoch: number, batch: number) => void;
 }
 
 export interface TrainResult {
@@ -216,6 +218,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
         p.images += batch.n;
         p.seconds += (performance.now() - t0) / 1000;
         b++;
+        run.onBatch?.(epoch, b);
         bar?.update(b, { loss: (p.loss / p.images).toFixed(4), ips: (p.images / p.seconds).toFixed(1) });
         await new Promise<void>((r) => setImmediate(r)); // lets Ctrl-C (SIGINT) reach the signal
       }
