@@ -224,6 +224,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       }
       bar?.stop();
       if (interrupted) {
+        st.wallSeconds = (performance.now() - runStart) / 1000; // a resumed run's wall time counts this part too
         save('last.safetensors', epoch, b);
         log(`interrupted: saved ${join(outDir, 'last.safetensors')} at epoch ${epoch + 1}, batch ${b}; resume with --resume`);
         break;

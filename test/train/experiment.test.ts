@@ -3,7 +3,7 @@
 // stopped in its second cell and run again gives the same report numbers as the uninterrupted
 // CLI run (training is deterministic for a given thread count); (c) the table's numbers and
 // p-values are recomputed here from each cell's own per-volume report.json.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,6 +148,31 @@ describe('scse experiment (CLI)', () => {
       expect(c.pValue).toBe(wilcoxonSignedRank(x, y).pValue);
       expect(c.delta).toBeCloseTo((x[0]! - y[0]! + x[1]! - y[1]!) / 2, 12);
     }
+  });
+});
+
+describe('scse experiment interrupted (CLI)', () => {
+  it('Ctrl-C saves the current cell\'s checkpoint and exits 130', async () => {
+    const out = join(root, 'sigint');
+    const args = ['--import', 'tsx', 'src/cli/main.ts', 'experiment', '--nets', 'unet', '--se', 'none', '--epochs', '50', '--patience', '0', '--subjects', '5', '--size', '24', '--filters', '4', '--no-progress', '--json', '--out', out];
+    const child = spawn(process.execPath, args, { cwd: join(import.meta.dirname, '../..') });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    // the first finished epoch shows the cell is training: interrupt it then
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/epoch 1\/50/.test(stderr) && child.exitCode === null) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    expect(JSON.parse(stdout)).toMatchObject({ interrupted: true, cells: [{ key: 'unet-none-s1', status: 'interrupted' }] });
+    expect(stderr).toContain('interrupted');
+    const meta = readCheckpoint(join(out, 'cells', 'unet-none-s1', 'last.safetensors')).meta;
+    expect(meta.epoch).toBeGreaterThanOrEqual(1);
+    expect(meta.epoch).toBeLessThan(50);
+    expect(existsSync(join(out, 'cells', 'unet-none-s1', 'report.json'))).toBe(false);
+    expect(existsSync(join(out, 'report.md'))).toBe(false);
   });
 });
 

@@ -2,7 +2,7 @@
 // different epochs) and resumed from last.safetensors ends with the same weights, optimizer
 // state, curves and test Dice as the run that was never stopped — bit for bit (same process,
 // same thread count; the trainer saves the batch position, partial losses and RNG stream).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +17,10 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const data: DataOptions = { data: 'phantom', axis: 'coronal', seed: 3, subjects: 5, size: 24, weights: true };
 let prepared: PreparedData;
-beforeAll(() => {
+let whole: RunOutcome;
+beforeAll(async () => {
   prepared = prepareData(data);
+  whole = await runTraining(options(join(root, 'whole')));
 });
 
 /** U-Net + scSE with dropout (exercises the saved RNG stream) and an lr step after epoch 1. */
@@ -54,6 +56,8 @@ async function interruptedRun(outDir: string, stopAt: [number, number], resume: 
   );
 }
 
+const strip = (h: RunOutcome['result']['history']) => h.map(({ seconds: _s, imagesPerSec: _i, ...rest }) => rest);
+
 const tensors = (file: string) => {
   const ck = readCheckpoint(file);
   return { model: Object.fromEntries([...ck.model].map(([k, v]) => [k, Array.from(v.data)])), optimizer: Object.fromEntries([...ck.optimizer].map(([k, v]) => [k, Array.from(v.data)])), meta: ck.meta };
@@ -61,7 +65,6 @@ const tensors = (file: string) => {
 
 describe('runTraining interrupted and resumed', () => {
   it('ends with the same weights, curves and test Dice as an uninterrupted run', async () => {
-    const whole = await runTraining(options(join(root, 'whole')));
     expect(whole.interrupted).toBe(false);
     const perEpoch = Math.ceil(prepared.train.count / paperProtocol.batchSize);
     expect(perEpoch).toBeGreaterThan(6);
@@ -71,7 +74,9 @@ describe('runTraining interrupted and resumed', () => {
     const a = await interruptedRun(dir, [0, 3], false);
     expect(a.interrupted).toBe(true);
     expect(existsSync(join(dir, 'report.json'))).toBe(false);
-    expect(readCheckpoint(join(dir, 'last.safetensors')).meta).toMatchObject({ epoch: 0, batch: 3 });
+    const atStop = readCheckpoint(join(dir, 'last.safetensors')).meta;
+    expect(atStop).toMatchObject({ epoch: 0, batch: 3 });
+    expect((atStop.trainer as { wallSeconds: number }).wallSeconds).toBeGreaterThan(0); // the partial epoch's time is kept
     // resume, stop again in the second epoch after 5 batches (the resumed first epoch is completed)
     const b = await interruptedRun(dir, [1, 5], true);
     expect(b.interrupted).toBe(true);
@@ -81,7 +86,6 @@ describe('runTraining interrupted and resumed', () => {
     const c = await runTraining(options(dir, { resume: true }));
     expect(c.interrupted).toBe(false);
 
-    const strip = (h: RunOutcome['result']['history']) => h.map(({ seconds: _s, imagesPerSec: _i, ...rest }) => rest);
     expect(strip(c.result.history)).toEqual(strip(whole.result.history));
     expect(c.result.history.map((h) => h.lr)).toEqual([0.01, 0.005]);
     expect(c.result.bestEpoch).toBe(whole.result.bestEpoch);
@@ -98,5 +102,25 @@ describe('runTraining interrupted and resumed', () => {
         trainer: { ...(y.meta.trainer as object), wallSeconds: 0, history: strip((y.meta.trainer as { history: RunOutcome['result']['history'] }).history) },
       });
     }
+  });
+});
+
+describe('runTraining killed without a chance to save', () => {
+  it('restarts from the last end-of-epoch checkpoint and ends like the uninterrupted run', async () => {
+    const dir = join(root, 'killed');
+    // an exception in the middle of epoch 2 stands for a killed process: no mid-epoch checkpoint
+    const kill = options(dir, {
+      onBatch: (e, b) => {
+        if (e === 1 && b === 4) throw new Error('killed');
+      },
+    });
+    await expect(runTraining(kill)).rejects.toThrow('killed');
+    expect(readCheckpoint(join(dir, 'last.safetensors')).meta).toMatchObject({ epoch: 1, batch: 0 });
+    const c = await runTraining(options(dir, { resume: true }));
+    expect(strip(c.result.history)).toEqual(strip(whole.result.history));
+    expect(c.report.test.volumes).toEqual(whole.report.test.volumes);
+    expect(tensors(join(dir, 'last.safetensors')).model).toEqual(tensors(join(root, 'whole', 'last.safetensors')).model);
+    // metrics.jsonl has each epoch once
+    expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
   });
 });
