@@ -182,7 +182,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentOut
   const ids = experimentCells(o);
   const cells: CellOutcome[] = ids.map((c) => ({ ...c, status: existsSync(join(c.dir, 'report.json')) ? 'done' : 'pending' }));
   const todo = cells.filter((c) => c.status === 'pending').length;
-  log(`experiment: ${o.nets.length} networks × ${o.se.length} SE variants × ${o.seeds.length} seeds = ${cells.length} runs, ${cells.length - todo} done before, ${todo} to train`);
+  log(`experiment: ${o.nets.length} network(s) × ${o.se.length} SE variant(s) × ${o.seeds.length} seed(s) = ${cells.length} runs, ${cells.length - todo} done before, ${todo} to train`);
   // the data are prepared once: the same split for every cell
   const prepared = o.prepared ?? prepareData(o.data);
   log(`data: ${prepared.description}; ${prepared.train.count} training, ${prepared.val?.count ?? 0} validation, ${prepared.test.count} test slices`);
