@@ -44,7 +44,7 @@ function libOptions(outDir: string, extra: Partial<ExperimentOptions> = {}): Exp
   };
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 const readJson = (file: string): Json => JSON.parse(readFileSync(file, 'utf8')) as Json;
 
 /** report.json without what legitimately differs between two runs (times, dates, names, command lines). */
