@@ -3,6 +3,7 @@
 // 2 bad usage.
 import { Command, CommanderError } from 'commander';
 
+import { experimentCommand } from './experiment.js';
 import { infoCommand } from './info.js';
 import { phantomCommand } from './phantom.js';
 import { trainCommand } from './train.js';
@@ -13,7 +14,9 @@ export function buildCli(): Command {
   const program = new Command('scse')
     .description('Train and evaluate fully convolutional segmentation networks with squeeze & excitation blocks (cSE, sSE, scSE)')
     .showHelpAfterError();
-  for (const cmd of [trainCommand(), evalCommand(), predictCommand(), phantomCommand(), infoCommand()]) program.addCommand(cmd.showHelpAfterError());
+  for (const cmd of [trainCommand(), evalCommand(), predictCommand(), experimentCommand(), phantomCommand(), infoCommand()]) {
+    program.addCommand(cmd.showHelpAfterError());
+  }
   for (const cmd of [program, ...program.commands]) cmd.exitOverride();
   return program;
 }

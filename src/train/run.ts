@@ -29,6 +29,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   progress?: boolean;
   log?: (line: string) => void;
+  /** called after each training batch (see TrainRun.onBatch) */
+  onBatch?: (epoch: number, batch: number) => void;
   /** prepared data to reuse across runs (experiment cells share one split) */
   prepared?: PreparedData;
 }
@@ -73,6 +75,7 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
       signal: o.signal,
       progress: o.progress,
       log,
+      onBatch: o.onBatch,
     });
     if (result.interrupted) return { report: undefined as unknown as RunReport, result, interrupted: true };
     const best = join(o.outDir, 'best.safetensors');

@@ -90,6 +90,8 @@ export interface TrainRun {
   signal?: AbortSignal;
   progress?: boolean;
   log?: (line: string) => void;
+  /** called after each optimizer step with the 0-based epoch and the batches done in it (hooks, tests) */
+  onBatch?: (epoch: number, batch: number) => void;
 }
 
 export interface TrainResult {
@@ -216,11 +218,13 @@ export async function train(run: TrainRun): Promise<TrainResult> {
         p.images += batch.n;
         p.seconds += (performance.now() - t0) / 1000;
         b++;
+        run.onBatch?.(epoch, b);
         bar?.update(b, { loss: (p.loss / p.images).toFixed(4), ips: (p.images / p.seconds).toFixed(1) });
         await new Promise<void>((r) => setImmediate(r)); // lets Ctrl-C (SIGINT) reach the signal
       }
       bar?.stop();
       if (interrupted) {
+        st.wallSeconds = (performance.now() - runStart) / 1000; // a resumed run's wall time counts this part too
         save('last.safetensors', epoch, b);
         log(`interrupted: saved ${join(outDir, 'last.safetensors')} at epoch ${epoch + 1}, batch ${b}; resume with --resume`);
         break;

@@ -49,6 +49,8 @@ export interface ExperimentReportOptions {
   overlayVariant?: string;
   /** also write each cell's run report into runs/<net>-<se>/ (default true) */
   cellReports?: boolean;
+  /** Markdown appended at the end of report.md (e.g. a table of the individual runs) */
+  appendix?: string;
 }
 
 const KNOWN = ['none', 'cse', 'sse', 'scse'];
@@ -259,6 +261,7 @@ export function experimentMarkdown(e: ExperimentReport, opts: ExperimentReportOp
     for (const [key, d] of dirs) md += `- [${mdCell(key)}](${d}/report.md)\n`;
     md += '\n';
   }
+  if (opts.appendix) md += opts.appendix.endsWith('\n') ? opts.appendix : `${opts.appendix}\n`;
   return md;
 }
 

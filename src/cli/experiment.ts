@@ -1,0 +1,133 @@
+// `scse experiment`: the paper's Table 1 protocol — networks × SE variants (× seeds) trained on the
+// same data and split, one experiment report. Re-running the same command continues a stopped
+// experiment (finished cells are kept, the interrupted one resumes from its checkpoint).
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { modelNames, type ModelName } from '../models/index.js';
+import type { SeKind } from '../nn/se.js';
+import { runExperiment } from '../train/experiment.js';
+import { testSummary } from '../train/report/summary.js';
+import { paperProtocol } from '../train/trainer.js';
+import { floatOption, intOption, runCommand } from './common.js';
+import { deviceOption, resolveCliDevice } from './device.js';
+import { addDataOptions, type TrainCliOptions } from './train.js';
+
+const SE_KINDS = ['none', 'cse', 'sse', 'scse'] as const;
+
+/** A comma-separated list of distinct values, each checked by `one`. */
+function listOption<T>(name: string, one: (v: string) => T) {
+  return (v: string): T[] => {
+    const items = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    if (items.length === 0) throw new InvalidArgumentError(`${name} must list at least one value, got '${v}'`);
+    const out = items.map(one);
+    const dup = out.find((x, i) => out.indexOf(x) !== i);
+    if (dup !== undefined) throw new InvalidArgumentError(`${name} lists '${String(dup)}' twice`);
+    return out;
+  };
+}
+
+const inList = <T extends string>(name: string, values: readonly T[]) => (v: string): T => {
+  if (!values.includes(v as T)) throw new InvalidArgumentError(`${name}: '${v}' is not one of ${values.join(', ')}`);
+  return v as T;
+};
+
+const seedValue = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--seeds: '${v}' is not a non-negative integer`);
+  return n;
+};
+
+export interface ExperimentCliOptions extends Omit<TrainCliOptions, 'net' | 'se' | 'resume'> {
+  nets: ModelName[];
+  se: SeKind[];
+  seeds?: number[];
+  out: string;
+}
+
+export function experimentCommand(): Command {
+  const cmd = new Command('experiment').description(
+    "the paper's Table 1: train every network × SE variant (× seed) on the same data, split and schedule, one after another, then write <out>/report.md (Dice mean ± std, Wilcoxon p-values against no SE, parameters, box plots, curves). Re-run the same command to continue a stopped experiment",
+  );
+  addDataOptions(cmd)
+    .addOption(new Option('--nets <list>', `networks, comma-separated (${modelNames.join(', ')})`).argParser(listOption('--nets', inList('--nets', modelNames))).default([...modelNames], modelNames.join(',')))
+    .addOption(new Option('--se <list>', 'SE variants, comma-separated (none, cse, sse, scse); p-values compare each with none').argParser(listOption('--se', inList('--se', SE_KINDS))).default([...SE_KINDS], SE_KINDS.join(',')))
+    .option('--seeds <list>', 'training seeds (initialisation, batch order, dropout), comma-separated; default: --seed. With several, each test volume\'s Dice is averaged over the seeds', listOption('--seeds', seedValue))
+    .addOption(new Option('--aggregation <agg>', 'scSE aggregation').choices(['add', 'max', 'mul']).default('add'))
+    .option('--reduction <r>', 'cSE reduction ratio', intOption('--reduction', 1), 2)
+    .option('--no-se-bias', 'no biases in the cSE MLP (the paper’s parameter count)')
+    .option('--filters <n>', 'feature maps per block', intOption('--filters', 1), 32)
+    .option('--kernel <k>', 'conv kernel size (default per network: 5; SD-Net 7)', intOption('--kernel', 1))
+    .option('--dropout <p>', 'Dropout2d probability after each block', floatOption('--dropout', 0), 0)
+    .option('--epochs <n>', 'maximum epochs', intOption('--epochs', 1), 12)
+    .option('--batch-size <n>', 'batch size', intOption('--batch-size', 1), paperProtocol.batchSize)
+    .addOption(new Option('--optimizer <opt>', 'optimizer').choices(['sgd', 'adam']).default('sgd'))
+    .option('--lr <lr>', 'learning rate', floatOption('--lr', 0), paperProtocol.lr)
+    .option('--momentum <m>', 'SGD momentum', floatOption('--momentum', 0), paperProtocol.momentum)
+    .option('--weight-decay <wd>', 'weight decay', floatOption('--weight-decay', 0), paperProtocol.weightDecay)
+    .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1), paperProtocol.stepSize)
+    .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0), paperProtocol.gamma)
+    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience)
+    .option('--out <dir>', 'experiment directory (cells in <out>/cells/<net>-<se>-s<seed>/)', 'runs/experiment')
+    .option('--no-progress', 'no progress bar')
+    .addOption(deviceOption())
+    .option('--json', 'machine-readable summary on stdout');
+  return cmd.action((o: ExperimentCliOptions) =>
+    runCommand(o.json, async () => {
+      const device = resolveCliDevice(cmd, o.device);
+      if (device !== 'cpu') throw new Error(`--device ${device}: ops do not run on CUDA yet in this build; use --device cpu`);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        if (++interrupts > 1) process.exit(130);
+        console.error('\nscse: interrupted — finishing the current batch and saving the cell\'s checkpoint (Ctrl-C again to quit at once)');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      const log = o.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
+      try {
+        const r = await runExperiment({
+          name: o.out.replace(/[/\\]+$/, '').split(/[/\\]/).pop() || o.out,
+          outDir: o.out,
+          nets: o.nets,
+          se: o.se,
+          seeds: o.seeds ?? [o.seed],
+          seOptions: { aggregation: o.aggregation, reduction: o.reduction, bias: o.seBias },
+          filters: o.filters,
+          kernel: o.kernel,
+          dropout: o.dropout,
+          data: { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights },
+          train: {
+            ...paperProtocol,
+            epochs: o.epochs,
+            batchSize: o.batchSize,
+            optimizer: o.optimizer,
+            lr: o.lr,
+            momentum: o.momentum,
+            weightDecay: o.weightDecay,
+            stepSize: o.stepSize,
+            gamma: o.gamma,
+            patience: o.patience,
+            seed: o.seed,
+          },
+          command: `scse ${process.argv.slice(2).join(' ')}`,
+          device,
+          signal: controller.signal,
+          progress: o.progress && !o.json,
+          log,
+        });
+        const cells = r.cells.map((c) => ({ key: c.key, status: c.status, dir: c.dir, ...(c.report ? { test: { mean: testSummary(c.report).mean, std: testSummary(c.report).std } } : {}) }));
+        if (r.interrupted) {
+          process.exitCode = 130;
+          return { interrupted: true, out: o.out, cells };
+        }
+        const e = r.report!;
+        const table: Record<string, Record<string, { n: number; mean: number; std: number }>> = {};
+        for (const c of e.cells) (table[c.net] ??= {})[c.se] = testSummary(c.report);
+        log(`report: ${o.out}/report.md`);
+        return { out: o.out, table, cells, wallSeconds: r.wallSeconds, trainingWallSeconds: e.protocol.wallSeconds };
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    }),
+  );
+}
