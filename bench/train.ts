@@ -41,6 +41,7 @@ export interface TrainRow {
   impl: Impl;
   imgPerSec: number;
   msPerStep: number; // median over the timed steps
+  minMsPerStep: number; // the fastest timed step: less sensitive to other processes on the cores
   peakRssMB: number; // the whole process's peak (runtime + model + data + steps)
   baseRssMB: number; // RSS just before the first step (runtime + model + data)
 }
@@ -168,7 +169,7 @@ function main(): void {
   const sample = () => loads.push(loadavg()[0]!);
   const rows: TrainRow[] = [];
   const push = (c: Config, impl: Impl, r: StepResult) =>
-    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB });
+    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, minMsPerStep: Math.min(...r.times), peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB });
   const configs: Config[] = NETS.flatMap((net) => SES.map((se) => ({ net, se, filters, size, batch: BATCH, classes: CLASSES, steps, warmup })));
 
   console.error(`bench:train: filters ${filters}, ${BATCH}×${size}×${size}×1, ${CLASSES} classes, ${steps} timed steps after ${warmup}; load ${loads[0]!.toFixed(2)}`);
@@ -231,9 +232,9 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
       table.push([
         net,
         impl === 'scse' ? 'scse (ours, NHWC)' : impl === 'torch' ? 'torch (NCHW)' : 'torch-cl (channels_last)',
-        f0(none?.msPerStep),
+        none ? `${f0(none.msPerStep)} [${f0(none.minMsPerStep)}]` : '–',
         f2(none?.imgPerSec),
-        f0(se?.msPerStep),
+        se ? `${f0(se.msPerStep)} [${f0(se.minMsPerStep)}]` : '–',
         f2(se?.imgPerSec),
         `${f0(none?.peakRssMB)} / ${f0(se?.peakRssMB)}`,
         impl === 'scse' ? '–' : `${ratio(none, ours.none)} / ${ratio(se, ours.scse)}`,
@@ -253,7 +254,7 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
     `One training step of each network: forward of a batch of ${BATCH} images 1×${o.size}×${o.size}, ${CLASSES} classes, filters ${o.filters} ` +
       `(default kernels: U-Net 5, SD-Net 7, DenseNet 5), loss = per-pixel weighted cross-entropy + soft Dice (foreground classes), backward, ` +
       `SGD (lr 0.01, momentum 0.95, weight decay 1e-4), zero grads. Median of ${o.steps} timed steps after ${o.warmup} warm-up steps; ` +
-      `img/s = ${BATCH} / step time.`,
+      `img/s = ${BATCH} / median step time; [brackets]: the fastest timed step.`,
     '',
     `${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores. scse: oneDNN ${info.onednn}, ${info.threads} threads, NHWC. torch: ${o.torchInfo}. ` +
       `Each configuration runs alone in its own process; peak RSS is that whole process's high-water mark ` +
