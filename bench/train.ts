@@ -44,6 +44,7 @@ export interface TrainRow {
   minMsPerStep: number; // the fastest timed step: less sensitive to other processes on the cores
   peakRssMB: number; // the whole process's peak (runtime + model + data + steps)
   baseRssMB: number; // RSS just before the first step (runtime + model + data)
+  otherCores: number; // CPU used by other processes during the timed steps, in cores (noise indicator)
 }
 
 interface Config {
@@ -62,6 +63,7 @@ interface StepResult {
   times: number[];
   peakRssMB: number;
   baseRssMB: number;
+  otherCores: number;
   loss: number;
 }
 
@@ -77,6 +79,21 @@ function procStatusMB(field: 'VmRSS' | 'VmHWM'): number {
   }
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/**
+ * Busy CPU time of the whole machine in seconds (/proc/stat: user + nice + system + irq + softirq +
+ * steal, in USER_HZ = 100 ticks). Minus this process's own CPU time over the same interval, it says
+ * how much of the cores other processes took: the load average cannot, since it counts our own
+ * two busy threads too.
+ */
+function machineBusySeconds(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 // ---- one configuration, in this process (--child) ----------------------------------------------
@@ -107,19 +124,24 @@ function runChild(c: Config): StepResult {
   const times: number[] = [];
   let loss = Number.NaN;
   const total = c.warmup + c.steps;
+  let mark = { busy: 0, own: process.cpuUsage(), wall: 0 };
   for (let i = 0; i < total; i++) {
+    if (i === c.warmup) mark = { busy: machineBusySeconds(), own: process.cpuUsage(), wall: performance.now() };
     const t0 = performance.now();
     loss = step();
     const dt = performance.now() - t0;
     if (i >= c.warmup) times.push(dt);
     process.stderr.write(`${label} step ${i + 1}/${total} ${dt.toFixed(0)} ms loss ${loss.toFixed(4)}\n`);
   }
+  const own = process.cpuUsage(mark.own);
+  const wall = (performance.now() - mark.wall) / 1000;
+  const otherCores = Math.max(0, (machineBusySeconds() - mark.busy - (own.user + own.system) / 1e6) / wall);
   // resourceUsage().maxRSS is in KiB; VmHWM is the same high-water mark
   const peak = Math.max(process.resourceUsage().maxRSS / 1024, procStatusMB('VmHWM') || 0);
   for (const t of [x, y, w]) t.dispose();
   opt.dispose();
   model.dispose();
-  return { msPerStep: median(times), times, peakRssMB: peak, baseRssMB: base, loss };
+  return { msPerStep: median(times), times, peakRssMB: peak, baseRssMB: base, otherCores, loss };
 }
 
 // ---- driver ------------------------------------------------------------------------------------
@@ -169,7 +191,7 @@ function main(): void {
   const sample = () => loads.push(loadavg()[0]!);
   const rows: TrainRow[] = [];
   const push = (c: Config, impl: Impl, r: StepResult) =>
-    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, minMsPerStep: Math.min(...r.times), peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB });
+    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, minMsPerStep: Math.min(...r.times), peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB, otherCores: r.otherCores });
   const configs: Config[] = NETS.flatMap((net) => SES.map((se) => ({ net, se, filters, size, batch: BATCH, classes: CLASSES, steps, warmup })));
 
   console.error(`bench:train: filters ${filters}, ${BATCH}×${size}×${size}×1, ${CLASSES} classes, ${steps} timed steps after ${warmup}; load ${loads[0]!.toFixed(2)}`);
@@ -237,6 +259,7 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
         se ? `${f0(se.msPerStep)} [${f0(se.minMsPerStep)}]` : '–',
         f2(se?.imgPerSec),
         `${f0(none?.peakRssMB)} / ${f0(se?.peakRssMB)}`,
+        `${f2(none?.otherCores)} / ${f2(se?.otherCores)}`,
         impl === 'scse' ? '–' : `${ratio(none, ours.none)} / ${ratio(se, ours.scse)}`,
         pct(none, se),
       ]);
@@ -261,10 +284,12 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
       `(runtime, model, data and the steps); RSS just before the first step (runtime + model + data): ${baseRange(rows)}.`,
     '',
     `1-min load average ${lo[0]!.toFixed(2)} at start, ${lo.at(-1)!.toFixed(2)} at end, at most ${Math.max(...lo).toFixed(2)} during the run ` +
-      `(other processes on the cores make timings noisy).`,
+      `(it counts the benchmark's own ${cpus().length} busy threads). Other processes on the cores make timings noisy: ` +
+      `"others' CPU" is the CPU time the rest of the machine used during each configuration's timed steps ` +
+      `(/proc/stat busy time − the benchmark process's own, per second of wall time): ${othersSummary(rows)}.`,
     '',
     mdTable(
-      ['net', 'impl', 'ms/step (no SE)', 'img/s (no SE)', 'ms/step (scSE)', 'img/s (scSE)', 'peak RSS MB (no SE / scSE)', 'time ÷ ours (no SE / scSE)', 'scSE cost'],
+      ['net', 'impl', 'ms/step (no SE)', 'img/s (no SE)', 'ms/step (scSE)', 'img/s (scSE)', 'peak RSS MB (no SE / scSE)', "others' CPU, cores (no SE / scSE)", 'time ÷ ours (no SE / scSE)', 'scSE cost'],
       table,
     ),
     '',
@@ -281,4 +306,10 @@ function baseRange(rows: TrainRow[]): string {
     if (b.length) parts.push(`${impl} ${Math.min(...b).toFixed(0)}–${Math.max(...b).toFixed(0)} MB`);
   }
   return parts.join(', ');
+}
+
+function othersSummary(rows: TrainRow[]): string {
+  const o = rows.map((r) => r.otherCores).filter((v) => Number.isFinite(v));
+  if (!o.length) return 'not measured';
+  return `mean ${(o.reduce((a, b) => a + b, 0) / o.length).toFixed(2)}, at most ${Math.max(...o).toFixed(2)} cores of ${cpus().length}`;
 }

@@ -4,7 +4,8 @@ that its peak RSS is its own.
 
 Run by bench/train.ts through runTorchPeer (/usr/bin/python3, all cores, tcmalloc, AVX-512):
   torch_train.py '{"net", "se", "filters", "size", "batch", "classes", "steps", "warmup", "channelsLast"}'
-prints one JSON document: {"torch", "threads", "msPerStep", "times", "peakRssMB", "baseRssMB", "loss"}.
+prints one JSON document: {"torch", "threads", "msPerStep", "times", "peakRssMB", "baseRssMB", "otherCores", "loss"}
+(otherCores: CPU the rest of the machine used during the timed steps, as in bench/train.ts).
 
 One step = train-mode forward of a [batch, 1, size, size] batch (NCHW, or channels_last when asked:
 model and input converted, as the PyTorch docs recommend), the loss of the paper's training (the
@@ -44,6 +45,21 @@ def rss_mb(field):
     return float("nan")
 
 
+def machine_busy_seconds():
+    """Busy CPU time of the whole machine (/proc/stat user+nice+system+irq+softirq+steal, USER_HZ 100)."""
+    try:
+        with open("/proc/stat") as fh:
+            f = [int(v) for v in fh.readline().split()[1:]]
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def own_cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
 def main():
     a = json.loads(sys.argv[1])
     torch.manual_seed(0)
@@ -71,13 +87,18 @@ def main():
     label = f"torch{'-cl' if a.get('channelsLast') else ''} {a['net']}/{a['se']}"
     times, loss = [], float("nan")
     total = a["warmup"] + a["steps"]
+    mark = (0.0, 0.0, 0.0)
     for i in range(total):
+        if i == a["warmup"]:
+            mark = (machine_busy_seconds(), own_cpu_seconds(), time.perf_counter())
         t0 = time.perf_counter()
         loss = step()
         dt = (time.perf_counter() - t0) * 1e3
         if i >= a["warmup"]:
             times.append(dt)
         print(f"{label} step {i + 1}/{total} {dt:.0f} ms loss {loss:.4f}", file=sys.stderr, flush=True)
+    wall = time.perf_counter() - mark[2]
+    others = max(0.0, (machine_busy_seconds() - mark[0] - (own_cpu_seconds() - mark[1])) / wall)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     ts = sorted(times)
     json.dump(
@@ -88,6 +109,7 @@ def main():
             "times": times,
             "peakRssMB": peak,
             "baseRssMB": base,
+            "otherCores": others,
             "loss": loss,
         },
         sys.stdout,

@@ -31,6 +31,7 @@ describe('bench/train.ts', () => {
         expect(Number.isFinite(v) && (v as number) > 0, `${String(row.net)}/${String(row.se)} ${k} = ${String(v)}`).toBe(true);
       }
       expect(row.imgPerSec as number).toBeCloseTo(4000 / (row.msPerStep as number), 6);
+      expect(typeof row.otherCores === 'number' && (row.otherCores as number) >= 0, `otherCores = ${String(row.otherCores)}`).toBe(true);
       expect(row.minMsPerStep as number).toBeLessThanOrEqual(row.msPerStep as number);
       expect(row.peakRssMB as number).toBeGreaterThanOrEqual(row.baseRssMB as number);
     }
