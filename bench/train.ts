@@ -215,7 +215,7 @@ function main(): void {
           torchInfo = `failed: ${peer.reason}`;
           continue;
         }
-        torchInfo = `PyTorch ${peer.result.torch}, ${peer.result.threads} threads, ${peer.config}`;
+        torchInfo = `PyTorch ${peer.result.torch}, ${peer.config}, NCHW or channels_last`;
         push(c, impl, peer.result);
         console.error(`${impl} ${c.net}/${c.se}: ${peer.result.msPerStep.toFixed(0)} ms/step, peak RSS ${peer.result.peakRssMB.toFixed(0)} MB (load ${loads.at(-1)!.toFixed(2)})`);
       }
