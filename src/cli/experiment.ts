@@ -8,9 +8,9 @@ import type { SeKind } from '../nn/se.js';
 import { runExperiment } from '../train/experiment.js';
 import { testSummary } from '../train/report/summary.js';
 import { paperProtocol } from '../train/trainer.js';
-import { floatOption, intOption, runCommand } from './common.js';
+import { runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
-import { addDataOptions, type TrainCliOptions } from './train.js';
+import { addDataOptions, addModelScheduleOptions, type TrainCliOptions } from './train.js';
 
 const SE_KINDS = ['none', 'cse', 'sse', 'scse'] as const;
 
@@ -48,25 +48,10 @@ export function experimentCommand(): Command {
   const cmd = new Command('experiment').description(
     "the paper's Table 1: train every network × SE variant (× seed) on the same data, split and schedule, one after another, then write <out>/report.md (Dice mean ± std, Wilcoxon p-values against no SE, parameters, box plots, curves). Re-run the same command to continue a stopped experiment",
   );
-  addDataOptions(cmd)
+  addModelScheduleOptions(addDataOptions(cmd))
     .addOption(new Option('--nets <list>', `networks, comma-separated (${modelNames.join(', ')})`).argParser(listOption('--nets', inList('--nets', modelNames))).default([...modelNames], modelNames.join(',')))
     .addOption(new Option('--se <list>', 'SE variants, comma-separated (none, cse, sse, scse); p-values compare each with none').argParser(listOption('--se', inList('--se', SE_KINDS))).default([...SE_KINDS], SE_KINDS.join(',')))
     .option('--seeds <list>', 'training seeds (initialisation, batch order, dropout), comma-separated; default: --seed. With several, each test volume\'s Dice is averaged over the seeds', listOption('--seeds', seedValue))
-    .addOption(new Option('--aggregation <agg>', 'scSE aggregation').choices(['add', 'max', 'mul']).default('add'))
-    .option('--reduction <r>', 'cSE reduction ratio', intOption('--reduction', 1), 2)
-    .option('--no-se-bias', 'no biases in the cSE MLP (the paper’s parameter count)')
-    .option('--filters <n>', 'feature maps per block', intOption('--filters', 1), 32)
-    .option('--kernel <k>', 'conv kernel size (default per network: 5; SD-Net 7)', intOption('--kernel', 1))
-    .option('--dropout <p>', 'Dropout2d probability after each block', floatOption('--dropout', 0), 0)
-    .option('--epochs <n>', 'maximum epochs', intOption('--epochs', 1), 12)
-    .option('--batch-size <n>', 'batch size', intOption('--batch-size', 1), paperProtocol.batchSize)
-    .addOption(new Option('--optimizer <opt>', 'optimizer').choices(['sgd', 'adam']).default('sgd'))
-    .option('--lr <lr>', 'learning rate', floatOption('--lr', 0), paperProtocol.lr)
-    .option('--momentum <m>', 'SGD momentum', floatOption('--momentum', 0), paperProtocol.momentum)
-    .option('--weight-decay <wd>', 'weight decay', floatOption('--weight-decay', 0), paperProtocol.weightDecay)
-    .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1), paperProtocol.stepSize)
-    .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0), paperProtocol.gamma)
-    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience)
     .option('--out <dir>', 'experiment directory (cells in <out>/cells/<net>-<se>-s<seed>/)', 'runs/experiment')
     .option('--no-progress', 'no progress bar')
     .addOption(deviceOption())

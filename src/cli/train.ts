@@ -62,13 +62,9 @@ export function addDataOptions(cmd: Command): Command {
     .option('--cache-dir <dir>', 'where class-weight maps are cached (computed once per training set)', 'runs/.cache');
 }
 
-export function trainCommand(): Command {
-  const cmd = new Command('train').description(
-    "train a segmentation network (default: U-Net + scSE on the built-in phantom data with the paper's protocol), evaluate it on the held-out subjects and write runs/<name>/report.md",
-  );
-  addDataOptions(cmd)
-    .addOption(new Option('--net <name>', 'network').choices([...modelNames]).default('unet'))
-    .addOption(new Option('--se <kind>', 'squeeze & excitation blocks').choices(['none', 'cse', 'sse', 'scse']).default('scse'))
+/** The SE, model-size and schedule options shared by train and experiment (defaults: the paper's protocol). */
+export function addModelScheduleOptions(cmd: Command): Command {
+  return cmd
     .addOption(new Option('--aggregation <agg>', 'scSE aggregation').choices(['add', 'max', 'mul']).default('add'))
     .option('--reduction <r>', 'cSE reduction ratio', intOption('--reduction', 1), 2)
     .option('--no-se-bias', 'no biases in the cSE MLP (the paper’s parameter count)')
@@ -83,7 +79,16 @@ export function trainCommand(): Command {
     .option('--weight-decay <wd>', 'weight decay', floatOption('--weight-decay', 0), paperProtocol.weightDecay)
     .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1), paperProtocol.stepSize)
     .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0), paperProtocol.gamma)
-    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience)
+    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience);
+}
+
+export function trainCommand(): Command {
+  const cmd = new Command('train').description(
+    "train a segmentation network (default: U-Net + scSE on the built-in phantom data with the paper's protocol), evaluate it on the held-out subjects and write runs/<name>/report.md",
+  );
+  addModelScheduleOptions(addDataOptions(cmd))
+    .addOption(new Option('--net <name>', 'network').choices([...modelNames]).default('unet'))
+    .addOption(new Option('--se <kind>', 'squeeze & excitation blocks').choices(['none', 'cse', 'sse', 'scse']).default('scse'))
     .option('--augment <pixels>', 'random translation by up to this many pixels plus intensity jitter (±10% scale, ±0.05 shift)', intOption('--augment', 0), 0)
     .option('--out <dir>', 'run directory (default runs/<net>-<se>)')
     .option('--resume', 'continue from <out>/last.safetensors')
