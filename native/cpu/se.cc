@@ -7,11 +7,13 @@
 // (U, dY) again and writes dU. Images are processed one at a time so that the second pass over an
 // image finds it in the (large) last-level cache. Per-element math lives in math/se.h.
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/registry.h"
 #include "cpu/parallel.h"
+#include "cpu/stream_store.h"
 #include "math/se.h"
 
 namespace scse {
@@ -137,13 +139,25 @@ void forwardImage(const SeArgs& a, const float* U, float* Y, float* z, float* hp
   }
   *finite = ok;
   if (!ok) return;
-  parallelFor(P, C, [&](int64_t p) {
-    const float* u = U + p * C;
-    float* y = Y + p * C;
-    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
+  // Pass 1 split the pixels into groups of four; walking the same per-thread chunks backwards
+  // rereads U from cache first (see parallelForReverse).
+  const bool stream = canStream(Y, C, P * C * 4);
+  parallelForReverse(
+      (P + 3) / 4, 4 * C,
+      [&](int64_t g) {
+        alignas(64) float buf[kStreamRowMax];
+        for (int64_t p = std::min(P, g * 4 + 4) - 1; p >= g * 4; p--) {
+          const float* u = U + p * C;
+          float* y = stream ? buf : Y + p * C;
+          const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
 #pragma omp simd
-    for (int64_t c = 0; c < C; c++) y[c] = seOut<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp);
-  });
+          for (int64_t c = 0; c < C; c++) y[c] = seOut<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp);
+          if (stream) streamRow(Y + p * C, buf, C);
+        }
+      },
+      [&] {
+        if (stream) streamFence();
+      });
 }
 
 // ---- backward -------------------------------------------------------------------------------------
@@ -250,20 +264,31 @@ void backwardImage(const SeArgs& a, const float* U, const float* dY, const float
   const float invP = 1.0f / float(P);
   for (int64_t c = 0; c < C; c++) dz[c] *= invP;  // z is a mean over the P pixels
   float* dU = g.dU + n * P * C;
-  parallelFor(P, C, [&](int64_t p) {
-    const float* u = U + p * C;
-    const float* dy = dY + p * C;
-    float* du = dU + p * C;
-    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
-    const float dqp = seUsesSpatial(M) ? dqpre[p] : 0.0f;
+  // Same per-thread chunks as pass 1, walked backwards: (U, dY) come from cache first.
+  const bool stream = canStream(dU, C, P * C * 4);
+  parallelForReverse(
+      (P + 3) / 4, 4 * C,
+      [&](int64_t g) {
+        alignas(64) float buf[kStreamRowMax];
+        for (int64_t p = std::min(P, g * 4 + 4) - 1; p >= g * 4; p--) {
+          const float* u = U + p * C;
+          const float* dy = dY + p * C;
+          float* du = stream ? buf : dU + p * C;
+          const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
+          const float dqp = seUsesSpatial(M) ? dqpre[p] : 0.0f;
 #pragma omp simd
-    for (int64_t c = 0; c < C; c++) {
-      float v = seGrad<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp, dy[c]).du;
-      if (seUsesSpatial(M)) v += dqp * a.wsq[c];
-      if (seUsesChannel(M)) v += dz[c];
-      du[c] = v;
-    }
-  });
+          for (int64_t c = 0; c < C; c++) {
+            float v = seGrad<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp, dy[c]).du;
+            if (seUsesSpatial(M)) v += dqp * a.wsq[c];
+            if (seUsesChannel(M)) v += dz[c];
+            du[c] = v;
+          }
+          if (stream) streamRow(dU + p * C, buf, C);
+        }
+      },
+      [&] {
+        if (stream) streamFence();
+      });
 }
 
 // ---- argument handling ------------------------------------------------------------------------------

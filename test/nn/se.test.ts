@@ -39,6 +39,10 @@ describe('fused SE = composed SE (forward and every gradient)', () => {
     const W = 1 + rng.int(C >= 64 ? 12 : 20);
     cases.push({ kind, agg, bias: i % 2 === 0, shape: [1 + rng.int(4), H, W, C] });
   }
+  // Images above 8 MiB with C % 8 = 0 write their outputs with streaming stores
+  // (native/cpu/stream_store.h); C = 60 at the same size takes the normal-store fallback.
+  cases.push({ kind: 'scse', agg: 'max', bias: true, shape: [2, 208, 168, 64] });
+  cases.push({ kind: 'cse', agg: 'add', bias: false, shape: [1, 211, 177, 60] });
   for (const c of cases) {
     it(`${c.kind}${c.kind === 'scse' ? ` ${c.agg}` : ''} bias=${c.bias} [${c.shape}]`, () => {
       manualSeed(7);
