@@ -114,7 +114,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new Error('backward: tensor does not require grad (no input of it had requiresGrad)');
   untracked(() =>
     noGrad(() => {
-      const seed = grad ? grad.clone() : Tensor.full(root.shape, 1);
+      // The seed shares the caller's storage (backward never writes to gradients, and a 64 MiB
+      // copy costs as much as a whole fused SE backward); a leaf root gets its own copy since
+      // it keeps the seed as .grad.
+      const seed = grad ? (root.gradFn ? Tensor.fromHandle(grad.handle.share()) : grad.clone()) : Tensor.full(root.shape, 1);
       if (grad && grad.shape.join() !== root.shape.join()) {
         seed.dispose();
         throw new Error(`backward: argument 'grad' expected shape [${root.shape.join(', ')}], got [${grad.shape.join(', ')}]`);
