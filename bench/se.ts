@@ -2,6 +2,7 @@
 // forward and forward+backward, against this machine's memory bandwidth measured in the same run.
 // Minimal traffic: forward reads U and writes Y (2|U|); forward+backward adds reading U and dY and
 // writing dU (5|U| in all). GB/s = minimal bytes / median time.
+import { tidy } from '../src/autograd/scope.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { native } from '../src/native.js';
 import { ChannelSE, ChannelSpatialSE, SpatialSE, type SeImpl } from '../src/nn/se.js';
@@ -20,8 +21,18 @@ interface Row {
   gbps: number;
 }
 
+// --quick: one small shape; --shape N,H,W,C: that shape alone. Neither writes bench/results.
 const quick = process.argv.includes('--quick');
-const shapes: [number, number, number, number][] = quick
+const shapeArg = process.argv.indexOf('--shape');
+const oneShape = shapeArg > 0 ? (process.argv[shapeArg + 1] ?? '').split(',').map(Number) : null;
+if (oneShape && (oneShape.length !== 4 || oneShape.some((d) => !Number.isInteger(d) || d < 1))) {
+  console.error(`bench:se: --shape expects N,H,W,C (positive integers), got '${process.argv[shapeArg + 1] ?? ''}'`);
+  process.exit(2);
+}
+const partial = quick || oneShape !== null;
+const shapes: [number, number, number, number][] = oneShape
+  ? [oneShape as [number, number, number, number]]
+  : quick
   ? [[2, 64, 64, 64]]
   : [
       [4, 256, 256, 64],
@@ -46,12 +57,12 @@ for (const shape of shapes) {
     for (const impl of ['fused', 'composed'] as SeImpl[]) {
       const C = shape[3];
       const m = block === 'cse' ? new ChannelSE(C, { impl }) : block === 'sse' ? new SpatialSE(C, { impl }) : new ChannelSpatialSE(C, { impl });
-      const fwd = medianMs(() => noGrad(() => m.forward(x)).dispose(), reps);
+      // tidy: the composed path's intermediates are freed at once, not left to the garbage
+      // collector (fresh memory costs ~1.5 ms/MiB to fault in on this VM).
+      const fwd = medianMs(() => tidy(() => void noGrad(() => m.forward(x))), reps);
       const xg = x.detach().requireGrad();
       const fb = medianMs(() => {
-        const y = m.forward(xg);
-        y.backward(dy);
-        y.dispose();
+        tidy(() => m.forward(xg).backward(dy));
         xg.grad?.dispose();
         xg.grad = null;
         for (const p of m.parameters()) {
@@ -106,5 +117,5 @@ const md = [
   mdTable(['block', 'N×H×W×C', 'pass', 'fused ms', 'composed ms', 'torch ms', 'fused GB/s (% of triad)', 'composed/fused', 'torch/fused'], table),
   ``,
 ].join('\n');
-if (quick) console.log(md + '\n(--quick: bench/results/se.{json,md} left unchanged)');
+if (partial) console.log(md + '\n(--quick/--shape: bench/results/se.{json,md} left unchanged)');
 else writeResults('se', { bandwidthGBps, rows }, md);
