@@ -79,7 +79,33 @@ export function addModelScheduleOptions(cmd: Command): Command {
     .option('--weight-decay <wd>', 'weight decay', floatOption('--weight-decay', 0), paperProtocol.weightDecay)
     .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1), paperProtocol.stepSize)
     .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0), paperProtocol.gamma)
-    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience);
+    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience)
+    .option('--augment <pixels>', 'random translation by up to this many pixels plus intensity jitter (±10% scale, ±0.05 shift)', intOption('--augment', 0), 0);
+}
+
+type SharedCliOptions = Omit<TrainCliOptions, 'net' | 'se' | 'resume' | 'out' | 'progress' | 'device' | 'json'>;
+
+/** The data source of a train/experiment command line. */
+export function dataConfig(o: SharedCliOptions) {
+  return { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights, dropEmpty: o.dropEmpty, cacheDir: o.cacheDir };
+}
+
+/** The training schedule of a train/experiment command line (the paper's protocol by default). */
+export function trainConfig(o: SharedCliOptions) {
+  return {
+    ...paperProtocol,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    optimizer: o.optimizer,
+    lr: o.lr,
+    momentum: o.momentum,
+    weightDecay: o.weightDecay,
+    stepSize: o.stepSize,
+    gamma: o.gamma,
+    patience: o.patience,
+    seed: o.seed,
+    augment: o.augment > 0 ? { translate: o.augment, intensity: { scale: 0.1, shift: 0.05 } } : undefined,
+  };
 }
 
 export function trainCommand(): Command {
@@ -89,7 +115,6 @@ export function trainCommand(): Command {
   addModelScheduleOptions(addDataOptions(cmd))
     .addOption(new Option('--net <name>', 'network').choices([...modelNames]).default('unet'))
     .addOption(new Option('--se <kind>', 'squeeze & excitation blocks').choices(['none', 'cse', 'sse', 'scse']).default('scse'))
-    .option('--augment <pixels>', 'random translation by up to this many pixels plus intensity jitter (±10% scale, ±0.05 shift)', intOption('--augment', 0), 0)
     .option('--out <dir>', 'run directory (default runs/<net>-<se>)')
     .option('--resume', 'continue from <out>/last.safetensors')
     .option('--no-progress', 'no progress bar')
@@ -119,21 +144,8 @@ export function trainCommand(): Command {
           filters: o.filters,
           kernel: o.kernel,
           dropout: o.dropout,
-          data: { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights, dropEmpty: o.dropEmpty, cacheDir: o.cacheDir },
-          train: {
-            ...paperProtocol,
-            epochs: o.epochs,
-            batchSize: o.batchSize,
-            optimizer: o.optimizer,
-            lr: o.lr,
-            momentum: o.momentum,
-            weightDecay: o.weightDecay,
-            stepSize: o.stepSize,
-            gamma: o.gamma,
-            patience: o.patience,
-            seed: o.seed,
-            augment: o.augment > 0 ? { translate: o.augment, intensity: { scale: 0.1, shift: 0.05 } } : undefined,
-          },
+          data: dataConfig(o),
+          train: trainConfig(o),
           resume: o.resume,
           command: `scse ${process.argv.slice(2).join(' ')}`,
           device,
