@@ -7,6 +7,7 @@ import { createModel, type ModelName } from '../models/index.js';
 import type { SeKind, SeOptions } from '../nn/se.js';
 import { native } from '../native.js';
 import { manualSeed } from '../random.js';
+import { AXES } from '../data/subjects.js';
 import { evaluateSet } from './evaluate.js';
 import { prepareData, type DataOptions, type PreparedData } from './pipeline.js';
 import { writeRunReport, type RunReport } from './report.js';
@@ -129,8 +130,14 @@ function pickOverlay(data: PreparedData, predictions: Int32Array): RunReport['ov
     image: sl(data.test.images) as Float32Array,
     truth: sl(data.test.labels) as Int32Array,
     prediction: sl(predictions) as Int32Array,
-    caption: `test subject ${subject.id}, slice ${data.test.position[best]} (${data.test.geometry[0]?.axis ?? ''} axis)`,
+    caption: `test subject ${subject.id}, slice ${data.test.position[best]} (${axisLabel(data.test.geometry[0]?.axis)})`,
   };
 }
 
 export { paperProtocol };
+
+/** 'coronal slice' etc. for the overlay caption (geometry stores the axis index of the RAS volume). */
+function axisLabel(axis: number | undefined): string {
+  const name = (Object.keys(AXES) as (keyof typeof AXES)[]).find((k) => AXES[k] === axis);
+  return name ? `${name} axis` : 'slice axis unknown';
+}
