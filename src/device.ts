@@ -54,6 +54,10 @@ export interface CudaStatus {
 
 declare module './native.js' {
   interface NativeAddon {
+    /** Waits for the work queued on the device's stream. */
+    cudaSynchronize(device?: number): void;
+    /** Device memory bandwidth in GB/s, best of `reps`: a = b + s·c triad and a device-to-device copy. */
+    cudaBandwidth(bytesPerArray: number, reps: number, device?: number): { triad: number; copy: number };
     cudaStatus(): CudaStatus;
     cudnnStatus(): CudnnStatus;
     cudaMemory(device?: number): { bytesInUse: number; bytesReserved: number; bytesCached: number; backendAllocations: number };
@@ -140,4 +144,21 @@ export function describeDeviceChoice(spec?: DeviceSpec | string): { device: Reso
   }
   const requested = spec ?? (process.env.SCSE_DEVICE || 'auto');
   return { device, why: requested.trim() === 'cpu' ? 'requested' : `CUDA not usable: ${s.reason}` };
+}
+
+const checkedDevices = new Map<string, ResolvedDevice>();
+
+/**
+ * The device a tensor is created on or moved to: 'cpu' | 'cuda' | 'cuda:N' | 'auto' (no
+ * $SCSE_DEVICE default: tensors are made where they are asked for). CUDA that cannot run throws
+ * DeviceUnavailableError with the reason. The status never changes within a process, so each
+ * spelling is checked once.
+ */
+export function tensorDevice(spec: DeviceSpec | string): ResolvedDevice {
+  if (spec === 'cpu') return 'cpu';
+  const hit = checkedDevices.get(spec);
+  if (hit) return hit;
+  const d = resolveDevice(spec);
+  checkedDevices.set(spec, d);
+  return d;
 }

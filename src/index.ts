@@ -18,6 +18,7 @@ export {
   cudnnStatus,
   parseDevice,
   resolveDevice,
+  tensorDevice,
   DeviceUnavailableError,
   type DeviceSpec,
   type ResolvedDevice,

@@ -7,13 +7,18 @@ import { fileURLToPath } from 'node:url';
 
 export type DType = 'float32' | 'int32';
 
-/** A native tensor handle: shape, dtype and a reference to pooled storage. */
+/** A native tensor handle: shape, dtype and a reference to pooled storage on a device. */
 export interface NativeTensor {
   readonly shape: number[];
   readonly dtype: DType;
   readonly disposed: boolean;
+  /** 'cpu' or 'cuda:N' (null once disposed) */
+  readonly device: string | null;
   dispose(): void;
+  /** A copy of the data; for a CUDA tensor this waits for the device's queued work. */
   read(): Float32Array | Int32Array;
+  /** The same copy as a Promise; for a CUDA tensor it is made on a worker thread (never blocks the event loop). */
+  readAsync(): Promise<Float32Array | Int32Array>;
   write(data: Float32Array | Int32Array): void;
   reshape(shape: readonly number[]): NativeTensor;
   /** A second handle on the same storage: keeps it alive for autograd independently of the user. */
@@ -28,8 +33,10 @@ export interface NativeMemory {
 }
 
 export interface NativeAddon {
-  empty(shape: readonly number[], dtype: DType): NativeTensor;
+  empty(shape: readonly number[], dtype: DType, device?: string): NativeTensor;
   clone(x: NativeTensor): NativeTensor;
+  /** A copy of x on `device` ('cpu' | 'cuda:N'). */
+  toDevice(x: NativeTensor, device: string): NativeTensor;
   memory(): NativeMemory;
   emptyCache(): void;
   setNumThreads(n: number): void;

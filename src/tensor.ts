@@ -3,13 +3,15 @@
 import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
 
-import { backward as runBackward, type GradNode } from './autograd/tape.js';
+import { attach, backward as runBackward, needsGrad, type GradNode } from './autograd/tape.js';
 import { track } from './autograd/scope.js';
+import { tensorDevice, type DeviceSpec, type ResolvedDevice } from './device.js';
 import { OpArgumentError, shapeStr } from './errors.js';
 import { native, type DType, type NativeTensor } from './native.js';
 
 export type { DType } from './native.js';
-export type Device = 'cpu';
+/** Where a tensor's memory is: the CPU or CUDA device N. */
+export type Device = ResolvedDevice;
 export type TypedData = Float32Array | Int32Array;
 
 let nextId = 1;
@@ -19,7 +21,6 @@ export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly dtype: DType;
-  readonly device: Device = 'cpu';
   requiresGrad = false;
   /** Accumulated gradient of a leaf tensor after backward(). */
   grad: Tensor | null = null;
@@ -27,12 +28,19 @@ export class Tensor {
   gradFn: GradNode | null = null;
   outputIndex = 0;
   private h: NativeTensor | null;
+  private where: Device;
 
   private constructor(h: NativeTensor) {
     this.h = h;
     this.shape = Object.freeze(h.shape.slice());
     this.dtype = h.dtype;
+    this.where = (h.device ?? 'cpu') as Device;
     track(this);
+  }
+
+  /** 'cpu' or 'cuda:N': where the data live. Ops need all their tensors on one device. */
+  get device(): Device {
+    return this.where;
   }
 
   /** Wraps a handle returned by a native op (takes ownership). */
@@ -58,33 +66,36 @@ export class Tensor {
     return this.shape.length;
   }
 
-  static empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  /** Uninitialised memory on `device` (default the CPU; 'cuda' | 'cuda:N' | 'auto' as in resolveDevice). */
+  static empty(shape: readonly number[], dtype: DType = 'float32', device: DeviceSpec | string = 'cpu'): Tensor {
     checkShape('empty', shape);
-    return new Tensor(native.empty(shape, dtype));
+    const d = tensorDevice(device);
+    return new Tensor(d === 'cpu' ? native.empty(shape, dtype) : native.empty(shape, dtype, d));
   }
 
-  static full(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
-    const t = Tensor.empty(shape, dtype);
+  static full(shape: readonly number[], value: number, dtype: DType = 'float32', device: DeviceSpec | string = 'cpu'): Tensor {
+    const t = Tensor.empty(shape, dtype, device);
     native.fill(t.handle, value);
     return t;
   }
 
-  static zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return Tensor.full(shape, 0, dtype);
+  static zeros(shape: readonly number[], dtype: DType = 'float32', device: DeviceSpec | string = 'cpu'): Tensor {
+    return Tensor.full(shape, 0, dtype, device);
   }
 
-  static ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return Tensor.full(shape, 1, dtype);
+  static ones(shape: readonly number[], dtype: DType = 'float32', device: DeviceSpec | string = 'cpu'): Tensor {
+    return Tensor.full(shape, 1, dtype, device);
   }
 
   /**
    * From a flat array (row-major, NHWC for images). A Float32Array/Int32Array fixes the dtype;
-   * a plain array is float32 unless `dtype` says otherwise.
+   * a plain array is float32 unless `dtype` says otherwise. `device` (default the CPU) is where
+   * the tensor is made; the data are copied there.
    */
   static fromArray(
     data: ArrayLike<number> | TypedData,
     shape: readonly number[],
-    opts: { dtype?: DType; requiresGrad?: boolean } = {},
+    opts: { dtype?: DType; requiresGrad?: boolean; device?: DeviceSpec | string } = {},
   ): Tensor {
     checkShape('fromArray', shape);
     const dtype: DType = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
@@ -98,20 +109,21 @@ export class Tensor {
     if (data.length !== n) {
       throw new OpArgumentError('fromArray', `argument 'data' has ${data.length} elements, shape ${shapeStr(shape)} needs ${n}`);
     }
-    const typed = dtype === 'float32' ? Float32Array.from(data) : Int32Array.from(data);
     if (dtype === 'int32' && !(data instanceof Int32Array)) {
       for (let i = 0; i < n; i++) {
         if (!Number.isInteger(data[i])) throw new OpArgumentError('fromArray', `argument 'data' must hold integers for int32, got ${data[i]} at ${i}`);
       }
     }
-    const t = Tensor.empty(shape, dtype);
+    // typed arrays of the right kind are written directly (the native write copies them)
+    const typed = dtype === 'float32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Int32Array ? data : Int32Array.from(data);
+    const t = Tensor.empty(shape, dtype, opts.device ?? 'cpu');
     t.handle.write(typed);
     t.requiresGrad = opts.requiresGrad ?? false;
     return t;
   }
 
   /** From an ndarray (any strides); the data are copied in row-major order. */
-  static fromNdarray(nd: NdArray, opts: { dtype?: DType; requiresGrad?: boolean } = {}): Tensor {
+  static fromNdarray(nd: NdArray, opts: { dtype?: DType; requiresGrad?: boolean; device?: DeviceSpec | string } = {}): Tensor {
     const shape = nd.shape.slice();
     const n = shape.reduce((a, b) => a * b, 1);
     const dtype: DType = opts.dtype ?? (nd.data instanceof Int32Array ? 'int32' : 'float32');
@@ -124,7 +136,7 @@ export class Tensor {
         idx[d] = 0;
       }
     }
-    return Tensor.fromArray(out, shape, { dtype, requiresGrad: opts.requiresGrad });
+    return Tensor.fromArray(out, shape, { dtype, requiresGrad: opts.requiresGrad, device: opts.device });
   }
 
   /** A copy of the data as a row-major ndarray of this tensor's shape. */
@@ -132,14 +144,54 @@ export class Tensor {
     return ndarray(this.dataSync(), this.shape.slice());
   }
 
-  /** A copy of the data. Synchronous: on CPU the data are ready as soon as an op returns. */
+  /**
+   * A copy of the data. Synchronous: on the CPU the data are ready as soon as an op returns; on
+   * CUDA this waits for the device's queued work (prefer `await data()`).
+   */
   dataSync(): TypedData {
     return this.handle.read();
   }
 
-  /** A copy of the data; never blocks the event loop on a device. */
+  /**
+   * A copy of the data. On CUDA the copy runs on a worker thread, so the event loop never blocks;
+   * the data are those of the tensor when data() was called (later in-place ops do not show).
+   */
   async data(): Promise<TypedData> {
-    return this.dataSync();
+    if (this.where === 'cpu') return this.dataSync();
+    return this.handle.readAsync();
+  }
+
+  /**
+   * This tensor on `device` ('cpu' | 'cuda' | 'cuda:N' | 'auto'): the tensor itself when it is
+   * already there, else a copy. Differentiable: the gradient is copied back to this device.
+   * Asking for CUDA where it cannot run throws DeviceUnavailableError with the reason.
+   */
+  to(device: DeviceSpec | string): Tensor {
+    const target = tensorDevice(device);
+    if (target === this.device) return this;
+    const y = new Tensor(native.toDevice(this.handle, target));
+    if (needsGrad(this)) {
+      const back = this.device;
+      attach('to', [this], [y], [], ([g]) => [new Tensor(native.toDevice(g!.handle, back))]);
+    }
+    return y;
+  }
+
+  /**
+   * Moves this tensor's data to `device` in place (the object keeps its identity, so optimizers
+   * and modules holding it see the move; its gradient moves too). For leaf tensors only (module
+   * parameters and buffers): a recorded op's output would leave its graph on the old device.
+   */
+  moveTo_(device: DeviceSpec | string): this {
+    const target = tensorDevice(device);
+    if (target === this.device) return this;
+    if (this.gradFn) throw new OpArgumentError('moveTo_', 'only leaf tensors can be moved in place (this one is the output of a recorded op)');
+    const moved = native.toDevice(this.handle, target);
+    this.h!.dispose();
+    this.h = moved;
+    this.where = target;
+    this.grad?.moveTo_(target);
+    return this;
   }
 
   /** The value of a single-element tensor. */

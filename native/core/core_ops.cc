@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/allocator.h"
+#include "core/dispatch.h"
 #include "core/registry.h"
 
 namespace scse {
@@ -18,15 +19,17 @@ DType dtypeArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
   fail(op, "argument 'dtype' must be 'float32' or 'int32', got '" + s + "'");
 }
 
-// empty(shape, dtype) -> uninitialised tensor
+// empty(shape, dtype, device = 'cpu') -> uninitialised tensor
 Napi::Value Empty(const Napi::CallbackInfo& info) {
   Shape s = shapeArg(info, 0, "empty", "shape");
-  return NTensor::New(info.Env(), s, dtypeArg(info, 1, "empty"));
+  DType dt = dtypeArg(info, 1, "empty");
+  return NTensor::New(info.Env(), s, dt, deviceArg(info, 2, "empty"));
 }
 
-// clone(t) -> a copy with its own storage
+// clone(t) -> a copy with its own storage, on t's device
 Napi::Value Clone(const Napi::CallbackInfo& info) {
   NTensor* t = anyTensorArg(info, 0, "clone", "x");
+  SCSE_ON_CUDA(deviceOf("clone", {{"x", t}}), cudaops::clone(info.Env(), t));
   Napi::Object out = NTensor::New(info.Env(), t->shape(), t->dtype());
   std::memcpy(NTensor::Unwrap(out)->raw(), t->raw(), size_t(t->numel()) * 4);
   return out;
@@ -36,6 +39,7 @@ Napi::Value Clone(const Napi::CallbackInfo& info) {
 Napi::Value Fill(const Napi::CallbackInfo& info) {
   NTensor* t = anyTensorArg(info, 0, "fill", "x");
   double v = numberArg(info, 1, "fill", "value");
+  SCSE_ON_CUDA(deviceOf("fill", {{"x", t}}), cudaops::fill(info.Env(), t, v));
   int64_t n = t->numel();
   if (t->dtype() == DType::F32) {
     float* p = t->f32();
@@ -49,6 +53,20 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
     for (int64_t i = 0; i < n; i++) p[i] = iv;
   }
   return info.Env().Undefined();
+}
+
+// toDevice(t, device) -> a copy of t on `device` ('cpu' | 'cuda' | 'cuda:N'); a copy even when
+// t is already there.
+Napi::Value ToDevice(const Napi::CallbackInfo& info) {
+  NTensor* t = anyTensorArg(info, 0, "toDevice", "x");
+  if (info.Length() < 2 || !info[1].IsString()) fail("toDevice", "argument 'device' must be a string");
+  [[maybe_unused]] Device to = deviceArg(info, 1, "toDevice");  // always the CPU without CUDA
+#ifdef SCSE_HAVE_CUDA
+  if (to.isCuda() || t->device().isCuda()) return cudaops::toDevice(info.Env(), t, to);
+#endif
+  Napi::Object out = NTensor::New(info.Env(), t->shape(), t->dtype());
+  std::memcpy(NTensor::Unwrap(out)->raw(), t->raw(), t->bytes());
+  return out;
 }
 
 Napi::Value Memory(const Napi::CallbackInfo& info) {
@@ -93,6 +111,7 @@ void registerCore(Napi::Env, Napi::Object exports) {
   SCSE_EXPORT(exports, "empty", Empty);
   SCSE_EXPORT(exports, "clone", Clone);
   SCSE_EXPORT(exports, "fill", Fill);
+  SCSE_EXPORT(exports, "toDevice", ToDevice);
   SCSE_EXPORT(exports, "memory", Memory);
   SCSE_EXPORT(exports, "emptyCache", EmptyCache);
   SCSE_EXPORT(exports, "setNumThreads", SetNumThreads);

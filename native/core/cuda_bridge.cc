@@ -4,15 +4,23 @@
 // there is no CUDA backend, so JS never has to check whether they exist.
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 
 #ifdef SCSE_HAVE_CUDA
+#include "cuda/bandwidth.h"
 #include "cuda/context.h"
 #include "cuda/cudnn_loader.h"
 #include "cuda/device.h"
 #endif
 
 namespace scse {
+
+std::string noCudaReason() {
+  return std::string(SCSE_CUDA_SETTING) == "OFF"
+             ? "this build has no CUDA backend (built with SCSE_CUDA=OFF)"
+             : "this build has no CUDA backend (nvcc was not found at build time; rebuild with the CUDA toolkit on PATH)";
+}
 #ifdef SCSE_HAVE_CUDA
 void registerCudaTestHooks(Napi::Env env, Napi::Object exports);  // core/cuda_test_hooks.cc
 #endif
@@ -66,7 +74,7 @@ Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
 
 Napi::Value CudnnStatus(const Napi::CallbackInfo& info) { return cudnnObject(info.Env()); }
 
-int deviceArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
+int deviceIndexArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
   if (i >= info.Length() || info[i].IsUndefined()) return 0;
   int64_t d = intArg(info, i, op, "device");
   if (d < 0) fail(op, "argument 'device' must be >= 0, got " + std::to_string(d));
@@ -75,7 +83,7 @@ int deviceArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
 
 // cudaMemory(device) -> { bytesInUse, bytesReserved, bytesCached, backendAllocations }
 Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
-  cuda::DeviceMemoryStats s = cuda::deviceMemoryStats(deviceArg(info, 0, "cudaMemory"));
+  cuda::DeviceMemoryStats s = cuda::deviceMemoryStats(deviceIndexArg(info, 0, "cudaMemory"));
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("bytesInUse", double(s.bytesInUse));
   o.Set("bytesReserved", double(s.bytesReserved));
@@ -85,7 +93,7 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
-  cuda::deviceEmptyCache(deviceArg(info, 0, "cudaEmptyCache"));
+  cuda::deviceEmptyCache(deviceIndexArg(info, 0, "cudaEmptyCache"));
   return info.Env().Undefined();
 }
 
@@ -97,7 +105,7 @@ Napi::Value CudaRoundTrip(const Napi::CallbackInfo& info) {
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     fail(op, "argument 'data' must be a Float32Array");
   Napi::Float32Array in = info[0].As<Napi::Float32Array>();
-  const int device = deviceArg(info, 1, op);
+  const int device = deviceIndexArg(info, 1, op);
   const size_t bytes = in.ElementLength() * sizeof(float);
   try {
     cuda::DeviceBuffer buf(device, bytes);
@@ -110,13 +118,28 @@ Napi::Value CudaRoundTrip(const Napi::CallbackInfo& info) {
   }
 }
 
+// cudaSynchronize(device = 0): waits for the device's queued work (benchmarks time with it).
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  cuda::synchronize(deviceIndexArg(info, 0, "cudaSynchronize"));
+  return info.Env().Undefined();
+}
+
+// cudaBandwidth(bytesPerArray, reps, device = 0) -> { triad, copy } in GB/s (best of reps).
+Napi::Value CudaBandwidth(const Napi::CallbackInfo& info) {
+  const char* op = "cudaBandwidth";
+  const int64_t bytes = intArg(info, 0, op, "bytesPerArray");
+  const int64_t reps = intArg(info, 1, op, "reps");
+  if (bytes < 4096 || reps < 1) fail(op, "arguments must be bytesPerArray >= 4096 and reps >= 1");
+  const int device = deviceIndexArg(info, 2, op);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("triad", cuda::deviceTriad(device, size_t(bytes), int(reps)));
+  o.Set("copy", cuda::deviceCopy(device, size_t(bytes), int(reps)));
+  return o;
+}
+
 #else  // no CUDA backend in this build
 
-std::string notCompiledReason() {
-  return std::string(SCSE_CUDA_SETTING) == "OFF"
-             ? "this build has no CUDA backend (built with SCSE_CUDA=OFF)"
-             : "this build has no CUDA backend (nvcc was not found at build time; rebuild with the CUDA toolkit on PATH)";
-}
+std::string notCompiledReason() { return noCudaReason(); }
 
 Napi::Value CudnnStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -154,6 +177,8 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
 Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
 Napi::Value CudaRoundTrip(const Napi::CallbackInfo&) { fail("cudaRoundTrip", notCompiledReason()); }
+Napi::Value CudaSynchronize(const Napi::CallbackInfo&) { fail("cudaSynchronize", notCompiledReason()); }
+Napi::Value CudaBandwidth(const Napi::CallbackInfo&) { fail("cudaBandwidth", notCompiledReason()); }
 
 #endif
 
@@ -165,6 +190,8 @@ void registerCuda(Napi::Env env, Napi::Object exports) {
   SCSE_EXPORT(exports, "cudaMemory", CudaMemory);
   SCSE_EXPORT(exports, "cudaEmptyCache", CudaEmptyCache);
   SCSE_EXPORT(exports, "cudaRoundTrip", CudaRoundTrip);
+  SCSE_EXPORT(exports, "cudaSynchronize", CudaSynchronize);
+  SCSE_EXPORT(exports, "cudaBandwidth", CudaBandwidth);
 #ifdef SCSE_HAVE_CUDA
   registerCudaTestHooks(env, exports);
 #endif

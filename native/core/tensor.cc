@@ -5,6 +5,11 @@
 
 #include "core/allocator.h"
 #include "core/check.h"
+#include "core/dispatch.h"
+
+#ifdef SCSE_HAVE_CUDA
+#include "cuda/context.h"
+#endif
 
 namespace scse {
 
@@ -31,14 +36,46 @@ int64_t numel(const Shape& s) {
   return n;
 }
 
+std::string Device::name() const { return isCuda() ? "cuda:" + std::to_string(index) : "cpu"; }
+
 Storage::Storage(size_t b) : bytes(b) { ptr = cpuAlloc(b, &rounded); }
-Storage::~Storage() { cpuFree(ptr, rounded); }
+
+Storage::Storage(size_t b, Device where) : bytes(b), device(where.kind), deviceIndex(where.index) {
+  if (!where.isCuda()) {
+    ptr = cpuAlloc(b, &rounded);
+    return;
+  }
+#ifdef SCSE_HAVE_CUDA
+  ptr = cuda::deviceAlloc(where.index, b);  // throws CudaError (device not usable, out of memory)
+  rounded = cuda::roundDeviceSize(b);
+#else
+  throw OpError(where.name() + ": " + noCudaReason());
+#endif
+}
+
+Storage::~Storage() {
+  if (device == DeviceKind::CPU) {
+    cpuFree(ptr, rounded);
+    return;
+  }
+#ifdef SCSE_HAVE_CUDA
+  // Back to the device's pool: stream-ordered reuse makes this safe while kernels that use the
+  // block are still queued (cuda/allocator.h). At process exit CUDA may already be gone: the
+  // block is then simply dropped.
+  try {
+    cuda::deviceFree(deviceIndex, ptr);
+  } catch (...) {
+  }
+#endif
+}
 
 Napi::Function NTensor::Init(Napi::Env env) {
   Napi::Function f = DefineClass(env, "NativeTensor",
       {InstanceMethod("dispose", &NTensor::Dispose), InstanceAccessor("shape", &NTensor::GetShape, nullptr),
        InstanceAccessor("dtype", &NTensor::GetDType, nullptr),
-       InstanceAccessor("disposed", &NTensor::GetDisposed, nullptr), InstanceMethod("read", &NTensor::Read),
+       InstanceAccessor("disposed", &NTensor::GetDisposed, nullptr),
+       InstanceAccessor("device", &NTensor::GetDevice, nullptr), InstanceMethod("read", &NTensor::Read),
+       InstanceMethod("readAsync", &NTensor::ReadAsync),
        InstanceMethod("write", &NTensor::Write), InstanceMethod("reshape", &NTensor::Reshape),
        InstanceMethod("share", &NTensor::Share)});
   constructor = new Napi::FunctionReference(Napi::Persistent(f));
@@ -80,10 +117,24 @@ Napi::Object NTensor::Wrap(Napi::Env env, std::shared_ptr<Storage> storage, cons
   return obj;
 }
 
-Napi::Object NTensor::New(Napi::Env env, const Shape& shape, DType dtype) {
+Napi::Object NTensor::New(Napi::Env env, const Shape& shape, DType dtype, Device where) {
   int64_t n = scse::numel(shape);
-  auto st = std::make_shared<Storage>(size_t(n > 0 ? n : 1) * dtypeSize(dtype));
+  auto st = std::make_shared<Storage>(size_t(n > 0 ? n : 1) * dtypeSize(dtype), where);
   return Wrap(env, std::move(st), shape, dtype);
+}
+
+void* NTensor::hostPtr() const {
+  if (storage_->device != DeviceKind::CPU) {
+    throw OpError("internal error: host access to a tensor on " + device().name() + " (" + shapeStr(shape_) + ")");
+  }
+  return storage_->ptr;
+}
+
+void* NTensor::devicePtr() const {
+  if (storage_->device != DeviceKind::CUDA) {
+    throw OpError("internal error: device access to a tensor on " + device().name() + " (" + shapeStr(shape_) + ")");
+  }
+  return storage_->ptr;
 }
 
 Napi::Value NTensor::Dispose(const Napi::CallbackInfo& info) {
@@ -100,15 +151,106 @@ Napi::Value NTensor::GetShape(const Napi::CallbackInfo& info) {
 Napi::Value NTensor::GetDType(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), dtypeName(dtype_)); }
 Napi::Value NTensor::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed()); }
 
-// read(): copies the contents into a new Float32Array / Int32Array.
+Napi::Value NTensor::GetDevice(const Napi::CallbackInfo& info) {
+  if (disposed()) return info.Env().Null();
+  return Napi::String::New(info.Env(), device().name());
+}
+
+namespace {
+Napi::Value typedView(Napi::Env env, Napi::ArrayBuffer buf, size_t n, DType dtype) {
+  if (dtype == DType::F32) return Napi::Float32Array::New(env, n, buf, 0);
+  return Napi::Int32Array::New(env, n, buf, 0);
+}
+
+#ifdef SCSE_HAVE_CUDA
+// readAsync() of a CUDA tensor: the device -> host copy runs on a libuv worker thread, which
+// blocks on the copy's CUDA events (cuda::copyToHost) while the event loop keeps running. The
+// data are first snapshotted by a device-to-device copy queued on the main thread, so ops queued
+// after readAsync() (in-place optimizer steps, writes) cannot change what the promise returns.
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, const std::shared_ptr<Storage>& src, size_t bytes, size_t n, DType dtype)
+      : Napi::AsyncWorker(env, "scse.readAsync"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        snapshot_(std::make_unique<Storage>(bytes, src->where())),
+        bytes_(bytes),
+        n_(n),
+        dtype_(dtype) {
+    cuda::copyDeviceToDevice(src->deviceIndex, snapshot_->ptr, src->ptr, bytes);
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes);
+    dst_ = buf.Data();  // stable backing store; no JS code sees it before OnOK
+    buffer_ = Napi::Persistent(buf);
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      cuda::copyToHost(snapshot_->deviceIndex, dst_, snapshot_->ptr, bytes_);  // cudaSetDevice on this thread
+    } catch (const std::exception& e) {
+      SetError(std::string("readAsync: ") + e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(typedView(Env(), buffer_.Value(), n_, dtype_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Storage> snapshot_;  // back to the pool when the worker is deleted (main thread)
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  void* dst_ = nullptr;
+  size_t bytes_, n_;
+  DType dtype_;
+};
+#endif
+}  // namespace
+
+// read(): copies the contents into a new Float32Array / Int32Array. For a CUDA tensor this waits
+// for the device's queued work (tests, small values); readAsync() does not block.
 Napi::Value NTensor::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (disposed()) throw Napi::Error::New(env, "read: tensor has been disposed");
   size_t n = size_t(numel());
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * 4);
-  std::memcpy(buf.Data(), raw(), n * 4);
-  if (dtype_ == DType::F32) return Napi::Float32Array::New(env, n, buf, 0);
-  return Napi::Int32Array::New(env, n, buf, 0);
+  if (storage_->device == DeviceKind::CPU) {
+    std::memcpy(buf.Data(), raw(), n * 4);
+  } else {
+#ifdef SCSE_HAVE_CUDA
+    try {
+      cuda::copyToHost(storage_->deviceIndex, buf.Data(), devRaw(), n * 4);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("read: ") + e.what());
+    }
+#endif
+  }
+  return typedView(env, buf, n, dtype_);
+}
+
+// readAsync(): a Promise of the same typed array as read(); for a CUDA tensor it never blocks the
+// event loop (see ReadWorker).
+Napi::Value NTensor::ReadAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposed()) throw Napi::Error::New(env, "readAsync: tensor has been disposed");
+  if (storage_->device == DeviceKind::CPU) {
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    d.Resolve(Read(info));
+    return d.Promise();
+  }
+#ifdef SCSE_HAVE_CUDA
+  ReadWorker* w = nullptr;
+  try {
+    w = new ReadWorker(env, storage_, bytes(), size_t(numel()), dtype_);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("readAsync: ") + e.what());
+  }
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+#else
+  return env.Undefined();  // unreachable: no CUDA storage without the CUDA backend
+#endif
 }
 
 // write(typedArray): copies a Float32Array / Int32Array of exactly numel elements in.
@@ -128,7 +270,18 @@ Napi::Value NTensor::Write(const Napi::CallbackInfo& info) {
                                          " elements, tensor of shape " + shapeStr(shape_) + " needs " +
                                          std::to_string(numel()));
   }
-  std::memcpy(raw(), static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), size_t(numel()) * 4);
+  const void* src = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  if (storage_->device == DeviceKind::CPU) {
+    std::memcpy(raw(), src, size_t(numel()) * 4);
+  } else {
+#ifdef SCSE_HAVE_CUDA
+    try {
+      cuda::copyToDevice(storage_->deviceIndex, devRaw(), src, size_t(numel()) * 4);  // returns once staged
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("write: ") + e.what());
+    }
+#endif
+  }
   return env.Undefined();
 }
 

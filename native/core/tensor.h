@@ -14,6 +14,17 @@ namespace scse {
 enum class DType : int { F32 = 0, I32 = 1 };
 enum class DeviceKind : int { CPU = 0, CUDA = 1 };
 
+// Where a storage lives: the CPU, or CUDA device `index`.
+struct Device {
+  DeviceKind kind = DeviceKind::CPU;
+  int index = 0;
+  bool isCuda() const { return kind == DeviceKind::CUDA; }
+  bool operator==(const Device& o) const { return kind == o.kind && (kind == DeviceKind::CPU || index == o.index); }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+  std::string name() const;  // "cpu" | "cuda:N"
+  static Device cuda(int index) { return {DeviceKind::CUDA, index}; }
+};
+
 const char* dtypeName(DType d);
 size_t dtypeSize(DType d);
 
@@ -21,13 +32,20 @@ using Shape = std::vector<int64_t>;
 std::string shapeStr(const Shape& s);
 int64_t numel(const Shape& s);
 
+// A block of memory from the CPU pool or, for CUDA, from the device's caching allocator
+// (native/cuda/context.h); the destructor only returns it to its pool (never a cudaFree, which
+// would synchronize the device inside a GC finalizer).
 struct Storage {
   void* ptr = nullptr;
   size_t bytes = 0;    // requested
   size_t rounded = 0;  // size class held from the pool
   DeviceKind device = DeviceKind::CPU;
+  int deviceIndex = 0;  // CUDA device index when device == CUDA
   explicit Storage(size_t bytes);
+  // CUDA storages need a build with the CUDA backend (else this throws OpError).
+  Storage(size_t bytes, Device where);
   ~Storage();
+  Device where() const { return {device, deviceIndex}; }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
@@ -36,8 +54,8 @@ class NTensor : public Napi::ObjectWrap<NTensor> {
  public:
   static Napi::Function Init(Napi::Env env);
   static Napi::FunctionReference* constructor;
-  // Creates a JS handle owning a fresh (uninitialised) storage of the given shape.
-  static Napi::Object New(Napi::Env env, const Shape& shape, DType dtype);
+  // Creates a JS handle owning a fresh (uninitialised) storage of the given shape, on `where`.
+  static Napi::Object New(Napi::Env env, const Shape& shape, DType dtype, Device where = Device{});
   // Creates a JS handle sharing `storage`.
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Storage> storage, const Shape& shape, DType dtype);
   static size_t liveCount();
@@ -49,9 +67,17 @@ class NTensor : public Napi::ObjectWrap<NTensor> {
   const Shape& shape() const { return shape_; }
   DType dtype() const { return dtype_; }
   int64_t numel() const { return scse::numel(shape_); }
-  float* f32() const { return static_cast<float*>(storage_->ptr); }
-  int32_t* i32() const { return static_cast<int32_t*>(storage_->ptr); }
-  void* raw() const { return storage_->ptr; }
+  Device device() const { return storage_->where(); }
+  // Host pointers, for CPU code: they throw for a CUDA tensor instead of handing a device address
+  // to code that would dereference it (ops route CUDA tensors away before they get here).
+  float* f32() const { return static_cast<float*>(hostPtr()); }
+  int32_t* i32() const { return static_cast<int32_t*>(hostPtr()); }
+  void* raw() const { return hostPtr(); }
+  // Device pointers, for CUDA launchers: they throw for a CPU tensor.
+  float* devF32() const { return static_cast<float*>(devicePtr()); }
+  int32_t* devI32() const { return static_cast<int32_t*>(devicePtr()); }
+  void* devRaw() const { return devicePtr(); }
+  size_t bytes() const { return size_t(numel()) * dtypeSize(dtype_); }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   void release();
 
@@ -60,7 +86,11 @@ class NTensor : public Napi::ObjectWrap<NTensor> {
   Napi::Value GetShape(const Napi::CallbackInfo& info);
   Napi::Value GetDType(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+  void* hostPtr() const;
+  void* devicePtr() const;
+  Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value ReadAsync(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Reshape(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/dnnl_ctx.h"
 
@@ -283,6 +284,18 @@ Geom makeGeom(const char* op, const Shape& x, const Shape& w, bool bias, const P
 
 Shape outShape(const Geom& g) { return {g.N, g.OH, g.OW, g.OC}; }
 
+#ifdef SCSE_HAVE_CUDA
+// The geometry for cuDNN: symmetric padding, the output size (which implies a transposed
+// convolution's outputPadding), dilation 1 = dense.
+cuda::ConvParams cudaParams(const Geom& g) {
+  cuda::ConvParams p;
+  p.transposed = g.transposed;
+  p.N = g.N, p.IC = g.IC, p.IH = g.IH, p.IW = g.IW, p.OC = g.OC, p.KH = g.KH, p.KW = g.KW, p.OH = g.OH, p.OW = g.OW;
+  p.strideH = g.sh, p.strideW = g.sw, p.padH = g.ph, p.padW = g.pw, p.dilationH = g.dh, p.dilationW = g.dw;
+  return p;
+}
+#endif
+
 void checkBias(const char* op, NTensor* b, const Geom& g) {
   if (b && (b->shape().size() != 1 || b->shape()[0] != g.OC)) {
     fail(op, "argument 'bias' expected shape [" + std::to_string(g.OC) + "] (output channels), got " + shapeStr(b->shape()));
@@ -304,6 +317,7 @@ Napi::Value forward(const Napi::CallbackInfo& info, const char* op, bool transpo
   NTensor* b = tensorArg(info, 2, op, "bias", DType::F32, true);
   Geom g = makeGeom(op, x->shape(), w->shape(), b != nullptr, paramsArg(info, 3, op, transposed), transposed);
   checkBias(op, b, g);
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"w", w}, {"bias", b}}), cudaops::convForward(info.Env(), cudaParams(g), x, w, b));
   auto entry = forwardEntry<F>(g);
   auto& e = *entry;
   Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
@@ -324,6 +338,7 @@ Napi::Value backwardData(const Napi::CallbackInfo& info, const char* op, bool tr
   Shape xs = shapeArg(info, 2, op, "xShape");
   Geom g = makeGeom(op, xs, w->shape(), false, paramsArg(info, 3, op, transposed), transposed);
   checkDy(op, dy, g);
+  SCSE_ON_CUDA(deviceOf(op, {{"dy", dy}, {"w", w}}), cudaops::convBackwardData(info.Env(), cudaParams(g), dy, w, xs));
   auto entry = backwardDataEntry<F>(g);
   auto& e = *entry;
   Napi::Object out = NTensor::New(info.Env(), xs, DType::F32);
@@ -344,6 +359,8 @@ Napi::Value backwardWeights(const Napi::CallbackInfo& info, const char* op, bool
   bool withBias = boolArg(info, 3, op, "withBias");
   Geom g = makeGeom(op, x->shape(), ws, withBias, paramsArg(info, 4, op, transposed), transposed);
   checkDy(op, dy, g);
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"dy", dy}}),
+               cudaops::convBackwardWeights(info.Env(), cudaParams(g), x, dy, ws, withBias));
   auto entry = backwardWeightsEntry<F>(g);
   auto& e = *entry;
   Napi::Env env = info.Env();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
 #include "math/common.h"
@@ -17,8 +18,7 @@ using math::sigmoid;
 
 // ---- unary ----------------------------------------------------------------------------------
 template <typename F>
-Napi::Value unary(const Napi::CallbackInfo& info, const char* op, F f) {
-  NTensor* x = tensorArg(info, 0, op, "x");
+Napi::Value unary(const Napi::CallbackInfo& info, NTensor* x, F f) {
   Napi::Object out = NTensor::New(info.Env(), x->shape(), DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   const float* xs = x->f32();
@@ -28,11 +28,16 @@ Napi::Value unary(const Napi::CallbackInfo& info, const char* op, F f) {
   return out;
 }
 
-template <typename F>
-Napi::Value unaryBackward(const Napi::CallbackInfo& info, const char* op, const char* saved, F f) {
+// The saved tensor (x or y) and dy, checked: same shape, one device.
+std::pair<NTensor*, NTensor*> backwardArgs(const Napi::CallbackInfo& info, const char* op, const char* saved) {
   NTensor* s = tensorArg(info, 0, op, saved);
   NTensor* dy = tensorArg(info, 1, op, "dy");
   expectSameShape(s, dy, op, saved, "dy");
+  return {s, dy};
+}
+
+template <typename F>
+Napi::Value unaryBackward(const Napi::CallbackInfo& info, NTensor* s, NTensor* dy, F f) {
   Napi::Object out = NTensor::New(info.Env(), s->shape(), DType::F32);
   float* dx = NTensor::Unwrap(out)->f32();
   const float* sv = s->f32();
@@ -43,20 +48,34 @@ Napi::Value unaryBackward(const Napi::CallbackInfo& info, const char* op, const 
   return out;
 }
 
-Napi::Value Relu(const Napi::CallbackInfo& info) { return unary(info, "relu", [](float v) { return math::relu(v); }); }
-Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
-  return unaryBackward(info, "reluBackward", "x", [](float x, float g) { return math::reluGrad(x, g); });
+Napi::Value Relu(const Napi::CallbackInfo& info) {
+  NTensor* x = tensorArg(info, 0, "relu", "x");
+  SCSE_ON_CUDA(deviceOf("relu", {{"x", x}}), cudaops::relu(info.Env(), x));
+  return unary(info, x, [](float v) { return math::relu(v); });
 }
-Napi::Value Sigmoid(const Napi::CallbackInfo& info) { return unary(info, "sigmoid", [](float v) { return sigmoid(v); }); }
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
+  auto [x, dy] = backwardArgs(info, "reluBackward", "x");
+  SCSE_ON_CUDA(deviceOf("reluBackward", {{"x", x}, {"dy", dy}}), cudaops::reluBackward(info.Env(), x, dy));
+  return unaryBackward(info, x, dy, [](float x, float g) { return math::reluGrad(x, g); });
+}
+Napi::Value Sigmoid(const Napi::CallbackInfo& info) {
+  NTensor* x = tensorArg(info, 0, "sigmoid", "x");
+  SCSE_ON_CUDA(deviceOf("sigmoid", {{"x", x}}), cudaops::sigmoid(info.Env(), x));
+  return unary(info, x, [](float v) { return sigmoid(v); });
+}
 Napi::Value SigmoidBackward(const Napi::CallbackInfo& info) {
-  return unaryBackward(info, "sigmoidBackward", "y", [](float y, float g) { return math::sigmoidGradFromY(y, g); });
+  auto [y, dy] = backwardArgs(info, "sigmoidBackward", "y");
+  SCSE_ON_CUDA(deviceOf("sigmoidBackward", {{"y", y}, {"dy", dy}}), cudaops::sigmoidBackward(info.Env(), y, dy));
+  return unaryBackward(info, y, dy, [](float y, float g) { return math::sigmoidGradFromY(y, g); });
 }
 
 // affine(x, a, b) = a*x + b with scalar a, b (scaling, negation, constants)
 Napi::Value Affine(const Napi::CallbackInfo& info) {
   float a = float(numberArg(info, 1, "affine", "a"));
   float b = float(numberArg(info, 2, "affine", "b"));
-  return unary(info, "affine", [a, b](float v) { return math::affine(v, a, b); });
+  NTensor* x = tensorArg(info, 0, "affine", "x");
+  SCSE_ON_CUDA(deviceOf("affine", {{"x", x}}), cudaops::affine(info.Env(), x, a, b));
+  return unary(info, x, [a, b](float v) { return math::affine(v, a, b); });
 }
 
 // ---- prelu: slope shared ([1]) or per channel ([C], C = last dim) -----------------------------
@@ -72,6 +91,7 @@ Napi::Value Prelu(const Napi::CallbackInfo& info) {
   NTensor* x = tensorArg(info, 0, "prelu", "x");
   NTensor* a = tensorArg(info, 1, "prelu", "slope");
   preluCheck(x, a, "prelu");
+  SCSE_ON_CUDA(deviceOf("prelu", {{"x", x}, {"slope", a}}), cudaops::prelu(info.Env(), x, a));
   int64_t C = x->shape().back(), rows = x->numel() / C, na = a->shape()[0];
   Napi::Object out = NTensor::New(info.Env(), x->shape(), DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
@@ -91,6 +111,7 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
   NTensor* dy = tensorArg(info, 2, "preluBackward", "dy");
   preluCheck(x, a, "preluBackward");
   expectSameShape(x, dy, "preluBackward", "x", "dy");
+  SCSE_ON_CUDA(deviceOf("preluBackward", {{"x", x}, {"slope", a}, {"dy", dy}}), cudaops::preluBackward(info.Env(), x, a, dy));
   int64_t C = x->shape().back(), rows = x->numel() / C, na = a->shape()[0];
   Napi::Object dxo = NTensor::New(info.Env(), x->shape(), DType::F32);
   Napi::Object dao = NTensor::New(info.Env(), a->shape(), DType::F32);
@@ -200,6 +221,14 @@ void binaryKernel(const Bcast& bc, const float* a, const float* b, float* y, F f
   });
 }
 
+// math::BinaryKind of a kind name
+int binaryKind(const std::string& kind) {
+  static const char* names[] = {"add", "sub", "mul", "div", "max", "min", "geMask"};
+  for (int k = 0; k < 7; k++)
+    if (kind == names[k]) return k;
+  fail("binary", "argument 'kind' must be add|sub|mul|div|max|min|geMask, got '" + kind + "'");
+}
+
 // binary(kind, a, b) with kind in add|sub|mul|div|max|min
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   std::string kind = stringArg(info, 0, "binary", "kind");
@@ -207,6 +236,8 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   NTensor* a = tensorArg(info, 1, opname.c_str(), "a");
   NTensor* b = tensorArg(info, 2, opname.c_str(), "b");
   Bcast bc = makeBcast(a, b, opname.c_str());
+  [[maybe_unused]] const int k = binaryKind(kind);  // validates the kind; the CUDA twin takes the number
+  SCSE_ON_CUDA(deviceOf(opname.c_str(), {{"a", a}, {"b", b}}), cudaops::binary(info.Env(), k, a, b, bc.outShape));
   Napi::Object out = NTensor::New(info.Env(), bc.outShape, DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   const float *ap = a->f32(), *bp = b->f32();
@@ -234,6 +265,7 @@ Napi::Value SumTo(const Napi::CallbackInfo& info) {
   for (int d = 0; d < 4; d++) {
     if (pt[d] != 1 && pt[d] != px[d]) fail("sumTo", "cannot reduce " + shapeStr(x->shape()) + " to " + shapeStr(target));
   }
+  SCSE_ON_CUDA(deviceOf("sumTo", {{"x", x}}), cudaops::sumTo(info.Env(), x, target));
   Napi::Object out = NTensor::New(info.Env(), target, DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   const float* xs = x->f32();
@@ -286,6 +318,7 @@ Napi::Value ConcatLast(const Napi::CallbackInfo& info) {
   }
   Shape os = s0;
   os.back() = total;
+  SCSE_ON_CUDA(deviceOf("concat", "xs", xs), cudaops::concat(info.Env(), xs, os));
   Napi::Object out = NTensor::New(info.Env(), os, DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   int64_t rows = numel(os) / std::max<int64_t>(total, 1);
@@ -314,6 +347,7 @@ Napi::Value SplitLast(const Napi::CallbackInfo& info) {
     fail("split", "argument 'sizes' sums to " + std::to_string(sum) + " but 'x' " + shapeStr(x->shape()) + " has " +
                       std::to_string(C) + " channels");
   }
+  SCSE_ON_CUDA(deviceOf("split", {{"x", x}}), cudaops::split(info.Env(), x, sizes));
   int64_t rows = x->numel() / std::max<int64_t>(C, 1);
   Napi::Array outs = Napi::Array::New(info.Env(), sizes.size());
   std::vector<float*> ptrs;
@@ -339,6 +373,7 @@ Napi::Value SplitLast(const Napi::CallbackInfo& info) {
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   NTensor* x = tensorArg(info, 0, "softmax", "x");
   if (x->shape().empty()) fail("softmax", "argument 'x' must have rank >= 1");
+  SCSE_ON_CUDA(deviceOf("softmax", {{"x", x}}), cudaops::softmax(info.Env(), x));
   int64_t K = x->shape().back(), rows = x->numel() / std::max<int64_t>(K, 1);
   Napi::Object out = NTensor::New(info.Env(), x->shape(), DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
@@ -352,6 +387,7 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   NTensor* y = tensorArg(info, 0, "softmaxBackward", "y");
   NTensor* dy = tensorArg(info, 1, "softmaxBackward", "dy");
   expectSameShape(y, dy, "softmaxBackward", "y", "dy");
+  SCSE_ON_CUDA(deviceOf("softmaxBackward", {{"y", y}, {"dy", dy}}), cudaops::softmaxBackward(info.Env(), y, dy));
   int64_t K = y->shape().back(), rows = y->numel() / std::max<int64_t>(K, 1);
   Napi::Object out = NTensor::New(info.Env(), y->shape(), DType::F32);
   float* dx = NTensor::Unwrap(out)->f32();

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
 
@@ -41,6 +42,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   if (b && (b->shape().size() != 1 || b->shape()[0] != d.out)) {
     fail("linear", "argument 'bias' expected shape [" + std::to_string(d.out) + "] (output features), got " + shapeStr(b->shape()));
   }
+  SCSE_ON_CUDA(deviceOf("linear", {{"x", x}, {"w", w}, {"bias", b}}), cudaops::linear(info.Env(), x, w, b));
   Napi::Object out = NTensor::New(info.Env(), {d.N, d.out}, DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   if (d.N == 0 || d.out == 0) return out;
@@ -64,6 +66,7 @@ Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   bool withBias = boolArg(info, 3, op, "withBias");
   Dims d = checkDims(op, x, w);
   expectShape(dy, {d.N, d.out}, op, "dy");
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"w", w}, {"dy", dy}}), cudaops::linearBackward(info.Env(), x, w, dy, withBias));
   Napi::Env env = info.Env();
   Napi::Object dxo = NTensor::New(env, x->shape(), DType::F32);
   Napi::Object dwo = NTensor::New(env, w->shape(), DType::F32);

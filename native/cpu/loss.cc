@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
 #include "math/loss.h"
@@ -34,6 +35,19 @@ std::string numStr(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";
   return std::to_string(v);
+}
+
+// The content errors of the loss ops, shared by the CPU loops and the CUDA error flags.
+[[noreturn]] void badLogit(const char* op, const char* xName, const NTensor* x, int64_t flat) {
+  fail(op, std::string("argument '") + xName + "' contains NaN/Inf at " + indexStr(flat, x->shape()) + " (value " +
+               numStr(elementF32(x, flat)) + ")");
+}
+[[noreturn]] void badLabel(const char* op, const NTensor* labels, int64_t i, int64_t K, const NTensor* x) {
+  fail(op, "argument 'labels' has " + std::to_string(elementI32(labels, i)) + " at " + indexStr(i, labels->shape()) +
+               ", outside the class range [0, " + std::to_string(K) + ") of 'logits' " + shapeStr(x->shape()));
+}
+[[noreturn]] void badWeight(const char* op, const NTensor* w, int64_t i) {
+  fail(op, "argument 'weights' contains NaN/Inf at " + indexStr(i, w->shape()) + " (value " + numStr(elementF32(w, i)) + ")");
 }
 
 // logits [..., K] float32, labels [...] int32, weights [...] float32 or null
@@ -71,6 +85,12 @@ Args checkArgs(const Napi::CallbackInfo& info, const char* op, const char* xName
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args a = checkArgs(info, kOp, "logits");
   const int64_t K = a.K, P = a.P;
+  SCSE_ON_CUDA(deviceOf(kOp, {{"logits", a.x}, {"labels", a.labels}, {"weights", a.w}}),
+               cudaops::softmaxCrossEntropy(info.Env(), a.x, a.labels, a.w, P, K, [&](int slot, int64_t pos) {
+                 if (slot == 0) badLogit(kOp, "logits", a.x, pos);
+                 if (slot == 1) badLabel(kOp, a.labels, pos, K, a.x);
+                 badWeight(kOp, a.w, pos);
+               }));
   // Outputs are wrapped as JS handles only on success: a failed call leaves no live tensor.
   auto probStore = std::make_shared<Storage>(size_t(a.x->numel()) * sizeof(float));
   float* probs = static_cast<float*>(probStore->ptr);
@@ -81,7 +101,7 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   const int64_t chunks = (P + kPixelsPerChunk - 1) / kPixelsPerChunk;
   std::vector<double> partial(size_t(chunks), 0.0);
   // first offending flat index per chunk (-1: none); errors are raised after the parallel loop
-  std::vector<int64_t> badX(size_t(chunks), -1), badLabel(size_t(chunks), -1), badW(size_t(chunks), -1);
+  std::vector<int64_t> badX(size_t(chunks), -1), badLab(size_t(chunks), -1), badW(size_t(chunks), -1);
   parallelFor(chunks, kPixelsPerChunk * K * 4, [&](int64_t c) {
     const int64_t i1 = std::min(P, (c + 1) * kPixelsPerChunk);
     double acc = 0.0;
@@ -98,7 +118,7 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
       }
       const int32_t l = lab[i];
       const bool labelOk = l >= 0 && l < K;
-      if (!labelOk && badLabel[c] < 0) badLabel[c] = i;
+      if (!labelOk && badLab[c] < 0) badLab[c] = i;
       const float wi = w ? w[i] : 1.0f;
       if (!std::isfinite(wi) && badW[c] < 0) badW[c] = i;
       if (!finite || !labelOk) continue;  // the call fails below; skip the (out-of-range) read
@@ -108,20 +128,13 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
     partial[size_t(c)] = acc;
   });
   for (int64_t c = 0; c < chunks; c++) {
-    if (badX[c] >= 0) {
-      fail(kOp, "argument 'logits' contains NaN/Inf at " + indexStr(badX[c], a.x->shape()) + " (value " + numStr(x[badX[c]]) + ")");
-    }
+    if (badX[c] >= 0) badLogit(kOp, "logits", a.x, badX[c]);
   }
   for (int64_t c = 0; c < chunks; c++) {
-    if (badLabel[c] >= 0) {
-      fail(kOp, "argument 'labels' has " + std::to_string(lab[badLabel[c]]) + " at " + indexStr(badLabel[c], a.labels->shape()) +
-                    ", outside the class range [0, " + std::to_string(K) + ") of 'logits' " + shapeStr(a.x->shape()));
-    }
+    if (badLab[c] >= 0) badLabel(kOp, a.labels, badLab[c], K, a.x);
   }
   for (int64_t c = 0; c < chunks; c++) {
-    if (badW[c] >= 0) {
-      fail(kOp, "argument 'weights' contains NaN/Inf at " + indexStr(badW[c], a.w->shape()) + " (value " + numStr(w[badW[c]]) + ")");
-    }
+    if (badW[c] >= 0) badWeight(kOp, a.w, badW[c]);
   }
   double total = 0.0;
   for (double s : partial) total += s;
@@ -138,6 +151,8 @@ Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info) {
   Args a = checkArgs(info, kOpBack, "probs");
   NTensor* dy = tensorArg(info, 3, kOpBack, "dy");
   if (dy->numel() != 1) fail(kOpBack, "argument 'dy' must have one element, got shape " + shapeStr(dy->shape()));
+  SCSE_ON_CUDA(deviceOf(kOpBack, {{"probs", a.x}, {"labels", a.labels}, {"weights", a.w}, {"dy", dy}}),
+               cudaops::softmaxCrossEntropyBackward(info.Env(), a.x, a.labels, a.w, dy, a.P, a.K));
   const int64_t K = a.K;
   Napi::Object out = NTensor::New(info.Env(), a.x->shape(), DType::F32);
   float* dx = NTensor::Unwrap(out)->f32();
@@ -202,6 +217,11 @@ Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
   const std::vector<int32_t> classes = classesArg(info, 2, kDice, K);
   const double eps = nonNegArg(info, 3, kDice, "eps");
   const double smoothNr = nonNegArg(info, 4, kDice, "smoothNr");
+  SCSE_ON_CUDA(deviceOf(kDice, {{"logits", xt}, {"labels", lt}}),
+               cudaops::diceLoss(info.Env(), xt, lt, P, K, classes, eps, smoothNr, [&](int slot, int64_t pos) {
+                 if (slot == 0) badLogit(kDice, "logits", xt, pos);
+                 badLabel(kDice, lt, pos, K, xt);
+               }));
 
   auto probStore = std::make_shared<Storage>(size_t(xt->numel()) * sizeof(float));
   float* probs = static_cast<float*>(probStore->ptr);
@@ -210,7 +230,7 @@ Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
   // Per-chunk sums in double, added in chunk order: the result does not depend on threads.
   const int64_t chunks = (P + kPixelsPerChunk - 1) / kPixelsPerChunk;
   std::vector<double> partial(size_t(chunks * 3 * K), 0.0);
-  std::vector<int64_t> badX(size_t(chunks), -1), badLabel(size_t(chunks), -1);
+  std::vector<int64_t> badX(size_t(chunks), -1), badLab(size_t(chunks), -1);
   parallelFor(chunks, kPixelsPerChunk * K * 4, [&](int64_t c) {
     double* I = partial.data() + c * 3 * K;
     double* Sp = I + K;
@@ -229,7 +249,7 @@ Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
       }
       const int32_t l = lab[i];
       const bool labelOk = l >= 0 && l < K;
-      if (!labelOk && badLabel[c] < 0) badLabel[c] = i;
+      if (!labelOk && badLab[c] < 0) badLab[c] = i;
       if (!finite || !labelOk) continue;  // the call fails below
       math::softmaxRow(xr, int(K), pr);
       for (int64_t k = 0; k < K; k++) Sp[k] += pr[k];
@@ -238,13 +258,10 @@ Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
     }
   });
   for (int64_t c = 0; c < chunks; c++) {
-    if (badX[c] >= 0) fail(kDice, "argument 'logits' contains NaN/Inf at " + indexStr(badX[c], xs) + " (value " + numStr(x[badX[c]]) + ")");
+    if (badX[c] >= 0) badLogit(kDice, "logits", xt, badX[c]);
   }
   for (int64_t c = 0; c < chunks; c++) {
-    if (badLabel[c] >= 0) {
-      fail(kDice, "argument 'labels' has " + std::to_string(lab[badLabel[c]]) + " at " + indexStr(badLabel[c], lt->shape()) +
-                      ", outside the class range [0, " + std::to_string(K) + ") of 'logits' " + shapeStr(xs));
-    }
+    if (badLab[c] >= 0) badLabel(kDice, lt, badLab[c], K, xt);
   }
   std::vector<double> tot(size_t(3 * K), 0.0);
   for (int64_t c = 0; c < chunks; c++) {
@@ -281,9 +298,16 @@ Napi::Value DiceLossBackward(const Napi::CallbackInfo& info) {
   const double smoothNr = nonNegArg(info, 5, kDiceBack, "smoothNr");
   NTensor* dy = tensorArg(info, 6, kDiceBack, "dy");
   if (dy->numel() != 1) fail(kDiceBack, "argument 'dy' must have one element, got shape " + shapeStr(dy->shape()));
+  auto labelError = [&](int64_t i) {
+    fail(kDiceBack, "argument 'labels' has " + std::to_string(elementI32(lt, i)) + " at " + indexStr(i, pix) + ", outside [0, " +
+                        std::to_string(K) + ")");
+  };
+  SCSE_ON_CUDA(deviceOf(kDiceBack, {{"probs", pt}, {"labels", lt}, {"stats", st}, {"dy", dy}}),
+               cudaops::diceLossBackward(info.Env(), pt, lt, st, P, K, classes, eps, smoothNr, dy,
+                                         [&](int, int64_t pos) { labelError(pos); }));
   const int32_t* lab = lt->i32();
   for (int64_t i = 0; i < P; i++) {
-    if (lab[i] < 0 || lab[i] >= K) fail(kDiceBack, "argument 'labels' has " + std::to_string(lab[i]) + " at " + indexStr(i, pix) + ", outside [0, " + std::to_string(K) + ")");
+    if (lab[i] < 0 || lab[i] >= K) labelError(i);
   }
   // per-class coefficients of dL/dp (zero outside the selected classes)
   std::vector<float> a(size_t(K), 0.0f), b(size_t(K), 0.0f);

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/dnnl_ctx.h"
 #include "math/norm.h"
@@ -145,6 +146,8 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   if (count < 2) {
     fail(op, "training needs more than one value per channel (N*H*W > 1), got x of shape " + shapeStr(x->shape()));
   }
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"gamma", gamma}, {"beta", beta}, {"runningMean", rm}, {"runningVar", rv}}),
+               cudaops::batchNormTrain(info.Env(), x, gamma, beta, rm, rv, momentum, eps));
 
   Napi::Env env = info.Env();
   Napi::Object yo = NTensor::New(env, x->shape(), DType::F32);
@@ -186,6 +189,8 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   channelsArg(beta, d, op, "beta");
   channelsArg(mean, d, op, "runningMean");
   channelsArg(var, d, op, "runningVar");
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"gamma", gamma}, {"beta", beta}, {"runningMean", mean}, {"runningVar", var}}),
+               cudaops::batchNormInfer(info.Env(), x, gamma, beta, mean, var, eps));
 
   Napi::Object yo = NTensor::New(info.Env(), x->shape(), DType::F32);
   Fwd& f = forwardPrim(d, eps, kAffineGlobal, prop_kind::forward_inference);
@@ -214,6 +219,8 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   channelsArg(mean, d, op, "mean");
   channelsArg(var, d, op, "var");
   channelsArg(gamma, d, op, "gamma");
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"mean", mean}, {"var", var}, {"gamma", gamma}, {"dy", dy}}),
+               cudaops::batchNormBackward(info.Env(), x, mean, var, gamma, dy, eps, global));
 
   Napi::Env env = info.Env();
   Napi::Object dxo = NTensor::New(env, x->shape(), DType::F32);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
 #include "math/optim.h"
@@ -53,6 +54,7 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   if (p->storage() == g->storage() || (buf && (buf->storage() == p->storage() || buf->storage() == g->storage()))) {
     fail(op, "arguments 'param', 'grad' and 'momentumBuf' must not share storage");
   }
+  SCSE_ON_CUDA(deviceOf(op, {{"param", p}, {"grad", g}, {"momentumBuf", buf}}), cudaops::sgdStep(info.Env(), p, g, buf, h));
   float* pp = p->f32();
   const float* gp = g->f32();
   float* bp = buf ? buf->f32() : nullptr;
@@ -86,6 +88,9 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   if (p->storage() == g->storage() || p->storage() == m->storage() || p->storage() == v->storage() || m->storage() == v->storage()) {
     fail(op, "arguments 'param', 'grad', 'm' and 'v' must not share storage");
   }
+  SCSE_ON_CUDA(deviceOf(op, {{"param", p}, {"grad", g}, {"m", m}, {"v", v}}),
+               cudaops::adamStep(info.Env(), p, g, m, v, lr, beta1, beta2, numberArg(info, 7, op, "eps"),
+                                 numberArg(info, 8, op, "weightDecay"), step, h.decoupled));
   float *pp = p->f32(), *mp = m->f32(), *vp = v->f32();
   const float* gp = g->f32();
   chunked(p->numel(), [&](int64_t i) { math::adamUpdate(pp + i, gp[i], mp + i, vp + i, h); });

@@ -1,5 +1,5 @@
 // Pooling over NHWC activations (OpenMP kernels):
-//   maxPool2d(x, kernel, stride) -> [y, indices]; maxPool2dBackward(dy, indices, xShape) -> dx
+//   maxPool2d(x, kernel, stride) -> [y, indices]; maxPool2dBackward(dy, indices, xShape[, kernel, stride]) -> dx
 //   maxUnpool2d(x, indices, H, W) -> y;           maxUnpool2dBackward(dy, indices) -> dx
 //   globalAvgPool(x) -> [N,1,1,C];                 globalAvgPoolBackward(dy, xShape) -> dx
 // Indices follow PyTorch: int32 [N,OH,OW,C] holding h*W + w of the chosen input pixel within its
@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
 #include "math/pool.h"
@@ -45,6 +46,19 @@ Napi::Object zeros(Napi::Env env, const Shape& s) {
   return o;
 }
 
+// "holds 24 at [0, 1, 2, 2]": the value of indices at flat position `pos`, and where it is.
+std::string indexAt(const NTensor* idx, int64_t pos) {
+  const Shape& s = idx->shape();
+  int64_t c = pos % s[3], w = (pos / s[3]) % s[2], h = (pos / (s[3] * s[2])) % s[1], nn = pos / (s[3] * s[2] * s[1]);
+  return "holds " + std::to_string(elementI32(idx, pos)) + " at [" + std::to_string(nn) + ", " + std::to_string(h) + ", " +
+         std::to_string(w) + ", " + std::to_string(c) + "]";
+}
+
+// The error for an index outside [0, plane) at flat position `pos` (CPU check and CUDA flag alike).
+[[noreturn]] void badIndex(const NTensor* idx, int64_t pos, int64_t plane, const char* op, const std::string& what) {
+  fail(op, "argument 'indices' " + indexAt(idx, pos) + ", outside [0, " + std::to_string(plane) + ") for " + what);
+}
+
 // Throws (naming op and argument) unless every index lies in [0, plane).
 void checkIndices(const NTensor* idx, int64_t plane, const char* op, const std::string& what) {
   const int32_t* p = idx->i32();
@@ -54,12 +68,7 @@ void checkIndices(const NTensor* idx, int64_t plane, const char* op, const std::
   for (int64_t i = 0; i < n; i++) {
     if (p[i] < 0 || p[i] >= plane) bad = std::max(bad, i);
   }
-  if (bad >= 0) {
-    const Shape& s = idx->shape();
-    int64_t c = bad % s[3], w = (bad / s[3]) % s[2], h = (bad / (s[3] * s[2])) % s[1], nn = bad / (s[3] * s[2] * s[1]);
-    fail(op, "argument 'indices' holds " + std::to_string(p[bad]) + " at [" + std::to_string(nn) + ", " + std::to_string(h) + ", " +
-                 std::to_string(w) + ", " + std::to_string(c) + "], outside [0, " + std::to_string(plane) + ") for " + what);
-  }
+  if (bad >= 0) badIndex(idx, bad, plane, op, what);
 }
 
 // Runs f(n, c0, c1) over every (batch item, channel block): each task owns whole (n, c) planes,
@@ -88,6 +97,7 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
   }
   if (d.H * d.W > INT32_MAX) fail(op, "argument 'x' planes are too large for int32 indices");
   const int64_t OH = math::poolOutSize(d.H, k, s), OW = math::poolOutSize(d.W, k, s), C = d.C;
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}}), cudaops::maxPool2d(info.Env(), x, k, s, OH, OW));
   Napi::Env env = info.Env();
   Napi::Object yo = NTensor::New(env, {d.N, OH, OW, C}, DType::F32);
   Napi::Object io = NTensor::New(env, {d.N, OH, OW, C}, DType::I32);
@@ -130,7 +140,9 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
   return r;
 }
 
-// dx = 0, then dx[n, indices, c] += dy (overlapping windows may pick one pixel twice)
+// dx = 0, then dx[n, indices, c] += dy (overlapping windows may pick one pixel twice). The
+// forward's kernel and stride are optional on the CPU (checked against the shapes when given)
+// and required on CUDA, whose kernel gathers over each pixel's windows.
 Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
   const char* op = "maxPool2dBackward";
   NTensor* dy = tensorArg(info, 0, op, "dy");
@@ -141,8 +153,28 @@ Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
   if (xs[0] != o.N || xs[3] != o.C) {
     fail(op, "argument 'xShape' " + shapeStr(xs) + " must match 'dy' " + shapeStr(dy->shape()) + " in batch and channels");
   }
+  const bool geometry = info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull();
+  int64_t k = 0, s = 0;
+  if (geometry) {
+    k = intArg(info, 3, op, "kernel");
+    s = intArg(info, 4, op, "stride");
+    if (k < 1 || s < 1) fail(op, "arguments 'kernel' and 'stride' must be >= 1, got " + std::to_string(k) + " and " + std::to_string(s));
+    if (xs[1] < k || xs[2] < k || o.H != math::poolOutSize(xs[1], k, s) || o.W != math::poolOutSize(xs[2], k, s)) {
+      fail(op, "argument 'dy' " + shapeStr(dy->shape()) + " is not the output of a " + std::to_string(k) + "x" + std::to_string(k) +
+                   " stride " + std::to_string(s) + " pooling of 'xShape' " + shapeStr(xs));
+    }
+  }
   const int64_t plane = xs[1] * xs[2], C = o.C, P = o.H * o.W;
-  checkIndices(idx, plane, op, "input planes of " + std::to_string(xs[1]) + "x" + std::to_string(xs[2]));
+  const std::string what = "input planes of " + std::to_string(xs[1]) + "x" + std::to_string(xs[2]);
+  const Device dev = deviceOf(op, {{"dy", dy}, {"indices", idx}});
+  if (dev.isCuda() && !geometry) fail(op, "arguments 'kernel' and 'stride' (of the forward) are required on CUDA");
+  SCSE_ON_CUDA(dev, cudaops::maxPool2dBackward(info.Env(), dy, idx, xs, k, s, [&](int slot, int64_t pos) {
+    if (slot == 0) badIndex(idx, pos, plane, op, what);
+    fail(op, "argument 'indices' " + indexAt(idx, pos) + ", which is not in its own " + std::to_string(k) + "x" +
+                 std::to_string(k) + " stride " + std::to_string(s) +
+                 " window (indices must come from maxPool2d with the same kernel and stride)");
+  }));
+  checkIndices(idx, plane, op, what);
   Napi::Object dxo = zeros(info.Env(), xs);
   float* dx = NTensor::Unwrap(dxo)->f32();
   const float* g = dy->f32();
@@ -169,7 +201,10 @@ Napi::Value MaxUnpool2d(const Napi::CallbackInfo& info) {
   expectSameShape(x, idx, op, "x", "indices");
   if (H < 1 || W < 1) fail(op, "argument 'outputSize' must be positive, got [" + std::to_string(H) + ", " + std::to_string(W) + "]");
   const int64_t plane = H * W, C = d.C, P = d.H * d.W;
-  checkIndices(idx, plane, op, "output size [" + std::to_string(H) + ", " + std::to_string(W) + "]");
+  const std::string what = "output size [" + std::to_string(H) + ", " + std::to_string(W) + "]";
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"indices", idx}}),
+               cudaops::maxUnpool2d(info.Env(), x, idx, H, W, [&](int, int64_t pos) { badIndex(idx, pos, plane, op, what); }));
+  checkIndices(idx, plane, op, what);
   Napi::Object yo = zeros(info.Env(), {d.N, H, W, C});
   float* y = NTensor::Unwrap(yo)->f32();
   const float* xs = x->f32();
@@ -195,7 +230,10 @@ Napi::Value MaxUnpool2dBackward(const Napi::CallbackInfo& info) {
     fail(op, "argument 'indices' " + shapeStr(idx->shape()) + " must match 'dy' " + shapeStr(dy->shape()) + " in batch and channels");
   }
   const int64_t plane = o.H * o.W, C = d.C, P = d.H * d.W;
-  checkIndices(idx, plane, op, "output size [" + std::to_string(o.H) + ", " + std::to_string(o.W) + "]");
+  const std::string what = "output size [" + std::to_string(o.H) + ", " + std::to_string(o.W) + "]";
+  SCSE_ON_CUDA(deviceOf(op, {{"dy", dy}, {"indices", idx}}),
+               cudaops::maxUnpool2dBackward(info.Env(), dy, idx, [&](int, int64_t pos) { badIndex(idx, pos, plane, op, what); }));
+  checkIndices(idx, plane, op, what);
   Napi::Object dxo = NTensor::New(info.Env(), idx->shape(), DType::F32);
   float* dx = NTensor::Unwrap(dxo)->f32();
   const float* g = dy->f32();
@@ -213,6 +251,7 @@ Napi::Value GlobalAvgPool(const Napi::CallbackInfo& info) {
   NTensor* x = tensorArg(info, 0, op, "x");
   Dims d = nhwcArg(x, op, "x");
   if (d.H * d.W == 0) fail(op, "argument 'x' " + shapeStr(x->shape()) + " has empty planes");
+  SCSE_ON_CUDA(deviceOf(op, {{"x", x}}), cudaops::globalAvgPool(info.Env(), x));
   const int64_t P = d.H * d.W, C = d.C, NC = d.N * C;
   Napi::Object yo = NTensor::New(info.Env(), {d.N, 1, 1, C}, DType::F32);
   float* y = NTensor::Unwrap(yo)->f32();
@@ -248,6 +287,7 @@ Napi::Value GlobalAvgPoolBackward(const Napi::CallbackInfo& info) {
   const int64_t N = xs[0], P = xs[1] * xs[2], C = xs[3];
   expectShape(dy, {N, 1, 1, C}, op, "dy");
   if (P == 0) fail(op, "argument 'xShape' " + shapeStr(xs) + " has empty planes");
+  SCSE_ON_CUDA(deviceOf(op, {{"dy", dy}}), cudaops::globalAvgPoolBackward(info.Env(), dy, xs));
   Napi::Object dxo = NTensor::New(info.Env(), xs, DType::F32);
   float* dx = NTensor::Unwrap(dxo)->f32();
   const float* g = dy->f32();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
 #include "math/philox.h"
@@ -74,6 +75,7 @@ Napi::Value Uniform(const Napi::CallbackInfo& info) {
   if (!(lo <= hi)) fail("uniform_", "argument 'lo' (" + std::to_string(lo) + ") must be <= 'hi' (" + std::to_string(hi) + ")");
   uint32_t seed = u32Arg(info, 3, "uniform_", "seed");
   uint32_t stream = u32Arg(info, 4, "uniform_", "stream");
+  SCSE_ON_CUDA(deviceOf("uniform_", {{"x", t}}), cudaops::uniform(info.Env(), t, lo, hi, seed, stream));
   float* y = t->f32();
   forEachBlock(t->numel(), seed, stream, [&](const Philox4& r, int64_t first, int64_t count) {
     for (int64_t j = 0; j < count; j++) y[first + j] = math::uniformInRange(r.v[j], lo, hi);
@@ -89,6 +91,7 @@ Napi::Value Normal(const Napi::CallbackInfo& info) {
   if (sd < 0) fail("normal_", "argument 'std' must be >= 0, got " + std::to_string(sd));
   uint32_t seed = u32Arg(info, 3, "normal_", "seed");
   uint32_t stream = u32Arg(info, 4, "normal_", "stream");
+  SCSE_ON_CUDA(deviceOf("normal_", {{"x", t}}), cudaops::normal(info.Env(), t, mean, sd, seed, stream));
   float* y = t->f32();
   forEachBlock(t->numel(), seed, stream, [&](const Philox4& r, int64_t first, int64_t count) {
     float z[4];
@@ -99,13 +102,15 @@ Napi::Value Normal(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// dropoutMask(shape, p, seed, stream) -> float tensor of 0 (probability p) or 1/(1-p)
+// dropoutMask(shape, p, seed, stream, device = 'cpu') -> float tensor of 0 (probability p) or 1/(1-p)
 Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   Shape s = shapeArg(info, 0, "dropoutMask", "shape");
   double p = numberArg(info, 1, "dropoutMask", "p");
   if (!(p >= 0 && p <= 1)) fail("dropoutMask", "argument 'p' must be in [0, 1], got " + std::to_string(p));
   uint32_t seed = u32Arg(info, 2, "dropoutMask", "seed");
   uint32_t stream = u32Arg(info, 3, "dropoutMask", "stream");
+  const Device where = deviceArg(info, 4, "dropoutMask");
+  SCSE_ON_CUDA(where, cudaops::dropoutMask(info.Env(), where, s, p, seed, stream));
   Napi::Object out = NTensor::New(info.Env(), s, DType::F32);
   float* y = NTensor::Unwrap(out)->f32();
   const float pf = float(p);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
 #include "cpu/stream_store.h"
@@ -297,9 +298,16 @@ const char* modeName(int m) {
   return names[m];
 }
 
+// The checked tensor arguments of a block (null where the block has no such parameter).
+struct SeInputs {
+  SeArgs a{};  // sizes and mode; pointers filled by hostArgs()
+  NTensor *x = nullptr, *w1 = nullptr, *b1 = nullptr, *w2 = nullptr, *b2 = nullptr, *wsq = nullptr, *bsq = nullptr;
+};
+
 // Reads (mode, x, fc1.w, fc1.b, fc2.w, fc2.b, conv.w, conv.b) starting at `i`, checking shapes.
-SeArgs readArgs(const Napi::CallbackInfo& info, size_t i, NTensor** xOut, const char* op) {
-  SeArgs a{};
+SeInputs readArgs(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  SeInputs in;
+  SeArgs& a = in.a;
   a.mode = int(intArg(info, i, op, "mode"));
   if (a.mode < 0 || a.mode > 4) fail(op, "argument 'mode' must be 0..4 (cse, sse, add, max, mul), got " + std::to_string(a.mode));
   std::string name = std::string(op) + " " + modeName(a.mode);
@@ -320,18 +328,35 @@ SeArgs readArgs(const Napi::CallbackInfo& info, size_t i, NTensor** xOut, const 
     NTensor* b2 = tensorArg(info, i + 5, nm, "fc2.bias", DType::F32, true);
     if (bool(b1) != bool(b2)) fail(nm, "arguments 'fc1.bias' and 'fc2.bias' must both be given or both be null");
     if (b1) expectShape(b1, {a.Cr}, nm, "fc1.bias"), expectShape(b2, {a.C}, nm, "fc2.bias");
-    a.w1 = w1->f32(), a.w2 = w2->f32(), a.b1 = b1 ? b1->f32() : nullptr, a.b2 = b2 ? b2->f32() : nullptr;
+    in.w1 = w1, in.w2 = w2, in.b1 = b1, in.b2 = b2;
   }
   if (seUsesSpatial(a.mode)) {
     NTensor* ws = tensorArg(info, i + 6, nm, "conv.weight");
     expectShape(ws, {1, 1, 1, a.C}, nm, "conv.weight");
     NTensor* bs = tensorArg(info, i + 7, nm, "conv.bias");
     expectShape(bs, {1}, nm, "conv.bias");
-    a.wsq = ws->f32(), a.bsq = bs->f32();
+    in.wsq = ws, in.bsq = bs;
   }
-  *xOut = x;
+  in.x = x;
+  return in;
+}
+
+// The host pointers of a CPU block's parameters.
+SeArgs hostArgs(const SeInputs& in) {
+  SeArgs a = in.a;
+  auto p = [](const NTensor* t) -> const float* { return t ? t->f32() : nullptr; };
+  a.w1 = p(in.w1), a.b1 = p(in.b1), a.w2 = p(in.w2), a.b2 = p(in.b2), a.wsq = p(in.wsq), a.bsq = p(in.bsq);
   return a;
 }
+
+#ifdef SCSE_HAVE_CUDA
+cudaops::SeTensors cudaArgs(const SeInputs& in) {
+  cudaops::SeTensors t;
+  t.mode = in.a.mode, t.N = in.a.N, t.H = in.a.H, t.W = in.a.W, t.C = in.a.C, t.Cr = in.a.Cr;
+  t.x = in.x, t.w1 = in.w1, t.b1 = in.b1, t.w2 = in.w2, t.b2 = in.b2, t.wsq = in.wsq, t.bsq = in.bsq;
+  return t;
+}
+#endif
 
 template <typename F>
 void dispatch(int mode, F&& f) {
@@ -346,8 +371,13 @@ void dispatch(int mode, F&& f) {
 
 // seForward(mode, x, w1, b1, w2, b2, wsq, bsq) -> [y, z [N,C], hpre [N,Cr], s [N,C], q [N,H,W]]
 Napi::Value SeForward(const Napi::CallbackInfo& info) {
-  NTensor* x;
-  SeArgs a = readArgs(info, 0, &x, "seForward");
+  SeInputs in = readArgs(info, 0, "seForward");
+  const std::string name = std::string("seForward ") + modeName(in.a.mode);
+  SCSE_ON_CUDA(deviceOf(name.c_str(), {{"x", in.x}, {"fc1.weight", in.w1}, {"fc1.bias", in.b1}, {"fc2.weight", in.w2},
+                                       {"fc2.bias", in.b2}, {"conv.weight", in.wsq}, {"conv.bias", in.bsq}}),
+               cudaops::seForward(info.Env(), cudaArgs(in)));
+  NTensor* x = in.x;
+  SeArgs a = hostArgs(in);
   Napi::Env env = info.Env();
   int64_t Cr = std::max<int64_t>(a.Cr, 1);
   Napi::Object y = NTensor::New(env, x->shape(), DType::F32);
@@ -377,19 +407,25 @@ Napi::Value SeForward(const Napi::CallbackInfo& info) {
 // seBackward(mode, x, w1, b1, w2, b2, wsq, bsq, dy, z, hpre, s, q)
 //   -> [dx, dw1, db1, dw2, db2, dwsq, dbsq] (entries null where the block has no such parameter)
 Napi::Value SeBackward(const Napi::CallbackInfo& info) {
-  NTensor* x;
-  SeArgs a = readArgs(info, 0, &x, "seBackward");
-  std::string name = std::string("seBackward ") + modeName(a.mode);
+  SeInputs in = readArgs(info, 0, "seBackward");
+  NTensor* x = in.x;
+  const SeArgs& shapes = in.a;
+  std::string name = std::string("seBackward ") + modeName(shapes.mode);
   const char* nm = name.c_str();
   NTensor* dy = tensorArg(info, 8, nm, "dy");
   expectSameShape(x, dy, nm, "x", "dy");
-  int64_t Cr = std::max<int64_t>(a.Cr, 1);
+  int64_t Cr = std::max<int64_t>(shapes.Cr, 1);
   NTensor* z = tensorArg(info, 9, nm, "z");
   NTensor* h = tensorArg(info, 10, nm, "hpre");
   NTensor* s = tensorArg(info, 11, nm, "s");
   NTensor* q = tensorArg(info, 12, nm, "q");
-  expectShape(z, {a.N, a.C}, nm, "z"), expectShape(h, {a.N, Cr}, nm, "hpre");
-  expectShape(s, {a.N, a.C}, nm, "s"), expectShape(q, {a.N, a.H, a.W}, nm, "q");
+  expectShape(z, {shapes.N, shapes.C}, nm, "z"), expectShape(h, {shapes.N, Cr}, nm, "hpre");
+  expectShape(s, {shapes.N, shapes.C}, nm, "s"), expectShape(q, {shapes.N, shapes.H, shapes.W}, nm, "q");
+  SCSE_ON_CUDA(deviceOf(nm, {{"x", x}, {"fc1.weight", in.w1}, {"fc1.bias", in.b1}, {"fc2.weight", in.w2}, {"fc2.bias", in.b2},
+                             {"conv.weight", in.wsq}, {"conv.bias", in.bsq}, {"dy", dy}, {"z", z}, {"hpre", h}, {"s", s},
+                             {"q", q}}),
+               cudaops::seBackward(info.Env(), cudaArgs(in), dy, z, h, s, q));
+  SeArgs a = hostArgs(in);
   Napi::Env env = info.Env();
   auto zeros = [&](const Shape& sh) {
     Napi::Object o = NTensor::New(env, sh, DType::F32);

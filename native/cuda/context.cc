@@ -144,6 +144,12 @@ void copyToHost(int device, void* dst, const void* src, size_t bytes) {
   }
 }
 
+void copyDeviceToDevice(int device, void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  Context& c = context(device);
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c.stream), "cudaMemcpyAsync (device to device)");
+}
+
 void synchronize(int device) { check(cudaStreamSynchronize(context(device).stream), "cudaStreamSynchronize"); }
 
 }  // namespace scse::cuda

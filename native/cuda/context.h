@@ -28,6 +28,9 @@ void copyToDevice(int device, void* dst, const void* src, size_t bytes);
 // thread (waiting on events, not the whole device) until `dst` holds the data. Meant to run on a
 // worker thread for async reads.
 void copyToHost(int device, void* dst, const void* src, size_t bytes);
+// Device -> device within one device, queued on its stream after all earlier work (returns at
+// once; clone and same-device moves of tensors).
+void copyDeviceToDevice(int device, void* dst, const void* src, size_t bytes);
 // Waits for everything queued on the device's stream.
 void synchronize(int device);
 

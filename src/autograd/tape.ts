@@ -15,6 +15,7 @@ export class GradNode {
     readonly inputs: Tensor[],
     readonly outputs: WeakRef<Tensor>[],
     readonly outputShapes: number[][],
+    readonly outputDevices: string[],
     private saved: NativeTensor[],
     private fn: BackwardFn | null,
   ) {}
@@ -58,7 +59,15 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
 
 /** Records an op: outputs get requiresGrad and a node that can compute input gradients. */
 export function attach(name: string, inputs: Tensor[], outputs: Tensor[], saved: NativeTensor[], fn: BackwardFn): void {
-  const node = new GradNode(name, inputs, outputs.map((o) => new WeakRef(o)), outputs.map((o) => [...o.shape]), saved, fn);
+  const node = new GradNode(
+    name,
+    inputs,
+    outputs.map((o) => new WeakRef(o)),
+    outputs.map((o) => [...o.shape]),
+    outputs.map((o) => o.device),
+    saved,
+    fn,
+  );
   outputs.forEach((o, i) => {
     o.requiresGrad = true;
     o.gradFn = node;
@@ -114,10 +123,13 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new Error('backward: tensor does not require grad (no input of it had requiresGrad)');
   untracked(() =>
     noGrad(() => {
+      if (grad && grad.device !== root.device) {
+        throw new Error(`backward: argument 'grad' is on ${grad.device}, the tensor on ${root.device}`);
+      }
       // The seed shares the caller's storage (backward never writes to gradients, and a 64 MiB
       // copy costs as much as a whole fused SE backward); a leaf root gets its own copy since
       // it keeps the seed as .grad.
-      const seed = grad ? (root.gradFn ? Tensor.fromHandle(grad.handle.share()) : grad.clone()) : Tensor.full(root.shape, 1);
+      const seed = grad ? (root.gradFn ? Tensor.fromHandle(grad.handle.share()) : grad.clone()) : Tensor.full(root.shape, 1, 'float32', root.device);
       if (grad && grad.shape.join() !== root.shape.join()) {
         seed.dispose();
         throw new Error(`backward: argument 'grad' expected shape [${root.shape.join(', ')}], got [${grad.shape.join(', ')}]`);
@@ -142,7 +154,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
         }
         // outputs that received no gradient contribute zeros
         node.outputShapes.forEach((shape, i) => {
-          if (!gOuts[i]) gOuts[i] = Tensor.full(shape, 0);
+          if (!gOuts[i]) gOuts[i] = Tensor.full(shape, 0, 'float32', node.outputDevices[i]);
         });
         const gIns = node.run(gOuts);
         node.release();
@@ -157,6 +169,9 @@ export function backward(root: Tensor, grad?: Tensor): void {
           }
           if (g.shape.join() !== inp.shape.join()) {
             throw new Error(`backward: internal error in '${node.name}': gradient shape [${g.shape}] for input of shape [${inp.shape}]`);
+          }
+          if (g.device !== inp.device) {
+            throw new Error(`backward: internal error in '${node.name}': gradient on ${g.device} for an input on ${inp.device}`);
           }
           if (inp.gradFn) accumulate(grads, inp, g);
           else accumulateLeaf(inp, g);

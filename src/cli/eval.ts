@@ -18,8 +18,7 @@ export function evalCommand(): Command {
   return cmd.action((o: TrainCliOptions & { checkpoint: string }) =>
     runCommand(o.json, () => {
       const device = resolveCliDevice(cmd, o.device);
-      if (device !== 'cpu') throw new Error(`--device ${device}: ops do not run on CUDA yet in this build; use --device cpu`);
-      const loaded = modelFromCheckpoint(o.checkpoint);
+      const loaded = modelFromCheckpoint(o.checkpoint, device);
       const data = prepareData({ data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: loaded.axis ?? o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights, dropEmpty: o.dropEmpty, cacheDir: o.cacheDir });
       if (data.classes.length !== loaded.model.config.numClasses) {
         throw new Error(`the checkpoint predicts ${loaded.model.config.numClasses} classes, the data has ${data.classes.length}`);

@@ -18,8 +18,7 @@ export function predictCommand(): Command {
   return cmd.action((o: { checkpoint: string; image: string; out: string; axis?: Axis; batchSize: number; device?: string; json?: boolean }) =>
     runCommand(o.json, () => {
       const device = resolveCliDevice(cmd, o.device);
-      if (device !== 'cpu') throw new Error(`--device ${device}: ops do not run on CUDA yet in this build; use --device cpu`);
-      const loaded = modelFromCheckpoint(o.checkpoint);
+      const loaded = modelFromCheckpoint(o.checkpoint, device);
       const axis = o.axis ?? loaded.axis ?? 'coronal';
       const t0 = performance.now();
       const { labels, subject } = predictFile(loaded, o.image, o.out, axis, o.batchSize);

@@ -91,6 +91,8 @@ export abstract class FCNN extends Module {
     if (!(x instanceof Tensor)) throw new OpArgumentError(name, `input must be a Tensor ${want}, got ${x === null ? 'null' : typeof x}`);
     if (x.disposed) throw new OpArgumentError(name, `input ${shapeStr(x.shape)} has been disposed`);
     if (x.dtype !== 'float32') throw new OpArgumentError(name, `input must be float32, got ${x.dtype}`);
+    const device = this.device;
+    if (x.device !== device) throw new OpArgumentError(name, `input is on ${x.device}, the model on ${device}: move one of them with .to('${device}')`);
     if (x.rank !== 4) throw new OpArgumentError(name, `input expected rank 4 ${want}, got shape ${shapeStr(x.shape)}`);
     const [N, H, W, C] = x.shape as [number, number, number, number];
     if (C !== this.config.inChannels) {

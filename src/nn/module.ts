@@ -1,7 +1,8 @@
 // Module: a tree of layers with PyTorch-style dotted names for parameters and buffers,
 // train()/eval(), and state dicts with shape checks.
+import type { DeviceSpec } from '../device.js';
 import { OpArgumentError, shapeStr } from '../errors.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import { keep } from '../autograd/scope.js';
 
 export type StateDict = Map<string, Tensor>;
@@ -88,6 +89,27 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Moves every parameter (with its gradient) and buffer to `device` ('cpu' | 'cuda' | 'cuda:N' |
+   * 'auto') in place: the tensors keep their identity, so an optimizer made before the move keeps
+   * working (its state follows each parameter at the next step). Returns this.
+   */
+  to(device: DeviceSpec | string): this {
+    for (const [, t] of this.namedParameters()) t.moveTo_(device);
+    for (const [, t] of this.namedBuffers()) t.moveTo_(device);
+    return this;
+  }
+
+  /** The device of the module's tensors ('cpu' for a module without any). */
+  get device(): Device {
+    for (const t of this.params.values()) if (t) return t.device;
+    for (const t of this.buffers.values()) return t.device;
+    for (const m of this.children.values()) {
+      if (m.namedParameters().length || m.namedBuffers().length) return m.device;
+    }
+    return 'cpu';
   }
 
   /** Parameters and buffers by dotted name (the module's own tensors, not copies). */

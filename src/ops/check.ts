@@ -52,3 +52,17 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
   }
   return out;
 }
+
+/**
+ * The one device all given tensors are on (null/undefined entries, absent optional tensors, are
+ * skipped). Throws "<op>: arguments must be on one device: 'x' is on cuda:0, 'w' is on cpu" (the
+ * native ops say the same) otherwise: nothing is copied between devices implicitly.
+ */
+export function sameDevice(op: string, tensors: Record<string, Tensor | null | undefined> | [string, Tensor | null | undefined][]): string {
+  const entries = (Array.isArray(tensors) ? tensors : Object.entries(tensors)).filter((e): e is [string, Tensor] => e[1] != null);
+  const first = entries[0]?.[1].device ?? 'cpu';
+  if (entries.some(([, t]) => t.device !== first)) {
+    throw new OpArgumentError(op, `arguments must be on one device: ${entries.map(([n, t]) => `'${n}' is on ${t.device}`).join(', ')}`);
+  }
+  return first;
+}

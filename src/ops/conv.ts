@@ -98,6 +98,7 @@ function geometry(op: string, x: Tensor, w: Tensor, bias: Tensor | null, opts: C
     throw new OpArgumentError(op, `argument 'w' ${shapeStr(w.shape)} expects ${wIn} input channels (${transposed ? 'w[0]' : 'w[3]'}) but 'x' ${shapeStr(x.shape)} has ${C}`);
   }
   if (bias !== null) check.shape(op, 'bias', bias, [outC], 'output channels');
+  check.sameDevice(op, { x, w, bias });
   const stride = pair(op, 'stride', opts.stride, 1, 1);
   const padding = pair(op, 'padding', opts.padding, 0, 0);
   const dilation = pair(op, 'dilation', opts.dilation, 1, 1);

@@ -57,6 +57,7 @@ export function diceLoss(logits: Tensor, labels: Tensor, opts: DiceLossOptions =
   if (logits.rank < 2) throw new OpArgumentError(OP, `argument 'logits' expected rank >= 2 ([N, H, W, K] NHWC), got shape ${shapeStr(logits.shape)}`);
   check.shape(OP, 'labels', labels, logits.shape.slice(0, -1), `'logits' ${shapeStr(logits.shape)} without the class axis`);
   if (logits.size === 0) throw new OpArgumentError(OP, `argument 'logits' must have at least one pixel and one class, got shape ${shapeStr(logits.shape)}`);
+  check.sameDevice(OP, { logits, labels });
   const K = logits.shape[logits.rank - 1]!;
   const classes = diceClasses(K, opts);
   const eps = nonNegative('eps', opts.eps ?? 1e-5);

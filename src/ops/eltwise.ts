@@ -62,6 +62,7 @@ export function prelu(x: Tensor, slope: Tensor): Tensor {
   if (slope.rank !== 1 || (slope.shape[0] !== 1 && slope.shape[0] !== C)) {
     check.shape('prelu', 'slope', slope, [slope.shape[0] === 1 ? 1 : C], `[1] or [${C}] for x of shape [${x.shape.join(', ')}]`);
   }
+  check.sameDevice('prelu', { x, slope });
   const y = wrap(native.prelu(x.handle, slope.handle));
   if (needsGrad(x, slope)) {
     const xs = x.handle.share();
@@ -84,6 +85,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   check.tensor(kind, 'a', a);
   check.tensor(kind, 'b', b);
   check.broadcastShapes(kind, a.shape, b.shape);
+  check.sameDevice(kind, { a, b });
   const y = wrap(native.binary(kind, a.handle, b.handle));
   if (!needsGrad(a, b)) return y;
   const as = a.handle.share();

@@ -26,6 +26,7 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
     throw new OpArgumentError('linear', `argument 'w' ${shapeStr(w.shape)} expects ${w.shape[1]} input features but 'x' ${shapeStr(x.shape)} has ${x.shape[1]}`);
   }
   if (bias !== null) check.shape('linear', 'bias', bias, [w.shape[0]!], 'output features');
+  check.sameDevice('linear', { x, w, bias });
   const y = wrap(native.linear(x.handle, w.handle, bias?.handle ?? null));
   if (needsGrad(x, w, bias)) {
     // Both gradients need both operands: dx = dy W, dW = dy^T x.

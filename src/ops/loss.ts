@@ -34,6 +34,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, weights: Ten
   }
   if (logits.size === 0) throw new OpArgumentError(OP, `argument 'logits' must have at least one pixel and one class, got shape ${shapeStr(logits.shape)}`);
   const w = weights ?? null;
+  check.sameDevice(OP, { logits, labels, weights: w });
   const [lossH, probs] = native.softmaxCrossEntropy(logits.handle, labels.handle, w?.handle ?? null);
   const loss = wrap(lossH);
   if (!needsGrad(logits)) {

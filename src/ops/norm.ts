@@ -73,6 +73,7 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNor
     check.shape(OP, name, t, [C], why);
   }
   if ((rm === undefined) !== (rv === undefined)) throw new OpArgumentError(OP, "arguments 'runningMean' and 'runningVar' must be given together");
+  check.sameDevice(OP, { x, gamma, beta, runningMean: rm, runningVar: rv });
   const eps = check.finiteNumber(OP, 'eps', opts.eps ?? 1e-5);
   if (eps <= 0) throw new OpArgumentError(OP, `argument 'eps' must be > 0, got ${eps}`);
   const momentum = check.finiteNumber(OP, 'momentum', opts.momentum ?? 0.1);

@@ -9,7 +9,8 @@ import * as check from './check.js';
 declare module '../native.js' {
   interface NativeAddon {
     maxPool2d(x: NativeTensor, kernel: number, stride: number): [NativeTensor, NativeTensor];
-    maxPool2dBackward(dy: NativeTensor, indices: NativeTensor, xShape: readonly number[]): NativeTensor;
+    /** kernel and stride: the forward's (optional on the CPU, required on CUDA). */
+    maxPool2dBackward(dy: NativeTensor, indices: NativeTensor, xShape: readonly number[], kernel?: number, stride?: number): NativeTensor;
     maxUnpool2d(x: NativeTensor, indices: NativeTensor, h: number, w: number): NativeTensor;
     maxUnpool2dBackward(dy: NativeTensor, indices: NativeTensor): NativeTensor;
     globalAvgPool(x: NativeTensor): NativeTensor;
@@ -47,7 +48,7 @@ export function maxPool2d(x: Tensor, opts: MaxPoolOptions = {}): { y: Tensor; in
   if (needsGrad(x)) {
     const is = ih.share();
     const xShape = [...x.shape];
-    attach(op, [x], [y], [is], ([g]) => [wrap(native.maxPool2dBackward(g!.handle, is, xShape))]);
+    attach(op, [x], [y], [is], ([g]) => [wrap(native.maxPool2dBackward(g!.handle, is, xShape, k, s))]);
   }
   return { y, indices };
 }
@@ -68,6 +69,7 @@ export function maxUnpool2d(x: Tensor, indices: Tensor, outputSize: readonly [nu
   }
   const H = check.positiveInt(op, 'outputSize[0]', outputSize[0]);
   const W = check.positiveInt(op, 'outputSize[1]', outputSize[1]);
+  check.sameDevice(op, { x, indices });
   const y = wrap(native.maxUnpool2d(x.handle, indices.handle, H, W));
   if (needsGrad(x)) {
     const is = indices.handle.share();

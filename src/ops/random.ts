@@ -1,6 +1,7 @@
 // Random tensors and dropout from the native Philox generator. Every draw takes the next key of
 // the process-wide generator (src/random.ts), so manualSeed(s) makes a run repeatable, and the
 // values do not depend on the thread count.
+import type { DeviceSpec } from '../device.js';
 import { OpArgumentError } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
 import { nextPhiloxKey } from '../random.js';
@@ -15,7 +16,7 @@ declare module '../native.js' {
     philoxRaw(counter: readonly number[], key: readonly number[]): [number, number, number, number];
     uniform_(x: NativeTensor, lo: number, hi: number, seed: number, stream: number): void;
     normal_(x: NativeTensor, mean: number, std: number, seed: number, stream: number): void;
-    dropoutMask(shape: readonly number[], p: number, seed: number, stream: number): NativeTensor;
+    dropoutMask(shape: readonly number[], p: number, seed: number, stream: number, device?: string): NativeTensor;
   }
 }
 
@@ -47,14 +48,14 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   return t;
 }
 
-/** A new float32 tensor of U[lo, hi) samples. */
-export function uniform(shape: readonly number[], lo = 0, hi = 1): Tensor {
-  return uniform_(Tensor.empty(shape), lo, hi);
+/** A new float32 tensor of U[lo, hi) samples on `device` (the same values on every device). */
+export function uniform(shape: readonly number[], lo = 0, hi = 1, device: DeviceSpec | string = 'cpu'): Tensor {
+  return uniform_(Tensor.empty(shape, 'float32', device), lo, hi);
 }
 
-/** A new float32 tensor of N(mean, std^2) samples. */
-export function normal(shape: readonly number[], mean = 0, std = 1): Tensor {
-  return normal_(Tensor.empty(shape), mean, std);
+/** A new float32 tensor of N(mean, std^2) samples on `device` (the same values on every device, to rounding). */
+export function normal(shape: readonly number[], mean = 0, std = 1, device: DeviceSpec | string = 'cpu'): Tensor {
+  return normal_(Tensor.empty(shape, 'float32', device), mean, std);
 }
 
 /**
@@ -70,7 +71,7 @@ export function dropout2d(x: Tensor, p = 0.5, training = true): Tensor {
   if (typeof training !== 'boolean') throw new OpArgumentError('dropout2d', `argument 'training' must be a boolean, got ${typeof training}`);
   if (!training || p === 0) return reshape(x, x.shape);
   const [seed, stream] = nextPhiloxKey();
-  const mask = Tensor.fromHandle(native.dropoutMask([x.shape[0]!, 1, 1, x.shape[3]!], p, seed, stream));
+  const mask = Tensor.fromHandle(native.dropoutMask([x.shape[0]!, 1, 1, x.shape[3]!], p, seed, stream, x.device));
   const y = mul(x, mask);
   mask.dispose(); // mul keeps its own reference for the backward
   return y;

@@ -43,9 +43,10 @@ function reduce(op: string, x: Tensor, axes: number | readonly number[] | undefi
   scaled.dispose();
   if (needsGrad(x)) {
     const xShape = [...x.shape];
+    const device = x.device;
     attach(op, [x], [y], [], ([g]) => {
       const gk = g!.handle.reshape(kept);
-      const zeros = native.empty(xShape, 'float32');
+      const zeros = native.empty(xShape, 'float32', device);
       native.fill(zeros, 0);
       // broadcast the (scaled) gradient back over the reduced axes
       const b = native.binary('add', zeros, gk);

@@ -69,6 +69,8 @@ export function squeezeExcite(x: Tensor, kind: SeBlockKind, p: SeParams, aggrega
     inputs[5] = p.convBias!;
   }
   if (x.size === 0) throw new OpArgumentError(op, `argument 'x' must not be empty, got ${shapeStr(x.shape)}`);
+  const names = ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'conv.weight', 'conv.bias'];
+  check.sameDevice(op, [['x', x], ...inputs.map((t, i): [string, Tensor | null] => [names[i]!, t])]);
   const handles = inputs.map((t) => t?.handle ?? null);
   const [y, z, h, s, q] = native.seForward(mode, x.handle, ...handles).map(wrap) as [Tensor, Tensor, Tensor, Tensor, Tensor];
   const params = inputs.filter((t): t is Tensor => t !== null);

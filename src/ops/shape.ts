@@ -45,6 +45,10 @@ export function concat(xs: Tensor[]): Tensor {
       throw new OpArgumentError('concat', `argument 'xs[${i}]' ${shapeStr(t.shape)} must match 'xs[0]' ${shapeStr(s0)} in every dimension but the last`);
     }
   });
+  check.sameDevice(
+    'concat',
+    xs.map((t, i): [string, Tensor] => [`xs[${i}]`, t]),
+  );
   const y = wrap(native.concat(xs.map((t) => t.handle)));
   if (needsGrad(...xs)) {
     const sizes = xs.map((t) => t.shape[t.rank - 1]!);

@@ -58,7 +58,7 @@ export class Adam extends Optimizer<AdamState> {
   }
 
   protected initState(p: Tensor): AdamState {
-    return { step: 0, expAvg: Tensor.zeros(p.shape), expAvgSq: Tensor.zeros(p.shape) };
+    return { step: 0, expAvg: Tensor.zeros(p.shape, 'float32', p.device), expAvgSq: Tensor.zeros(p.shape, 'float32', p.device) };
   }
 
   protected hyper(): Hyper {

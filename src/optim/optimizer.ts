@@ -80,11 +80,14 @@ export abstract class Optimizer<S extends object> {
           if (p.grad.shape.join() !== p.shape.join()) {
             throw new OpArgumentError(this.name, `gradient of parameter ${i} has shape ${shapeStr(p.grad.shape)}, parameter ${shapeStr(p.shape)}`);
           }
+          if (p.grad.device !== p.device) {
+            throw new OpArgumentError(this.name, `gradient of parameter ${i} is on ${p.grad.device}, the parameter on ${p.device}`);
+          }
           let s = this.state.get(p);
           if (!s) {
             s = this.initState(p);
             this.state.set(p, s);
-          }
+          } else followDevice(s, p.device);
           this.update(p, p.grad, s);
         });
       }),
@@ -200,19 +203,35 @@ function disposeState(s: object): void {
   for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
 }
 
-/** A copy of a saved buffer as a tensor of the parameter's shape. */
+// State follows its parameter: after model.to(device) the buffers (momentum, moments) move to the
+// parameter's device at its next step.
+function followDevice(s: object, device: string): void {
+  for (const v of Object.values(s)) if (v instanceof Tensor && v.device !== device) v.moveTo_(device);
+}
+
+/** A copy of a saved buffer as a tensor of the parameter's shape, on the parameter's device. */
 function copyBuffer(op: string, name: string, v: Tensor | Float32Array, p: Tensor): Tensor {
   if (v instanceof Float32Array) {
     if (v.length !== p.size) throw new OpArgumentError(op, `loadStateDict: buffer '${name}' has ${v.length} elements, its parameter ${shapeStr(p.shape)} ${p.size}`);
-    return Tensor.fromArray(v, p.shape);
+    return Tensor.fromArray(v, p.shape, { device: p.device });
   }
   if (!(v instanceof Tensor) || v.disposed || v.dtype !== 'float32') throw new OpArgumentError(op, `loadStateDict: buffer '${name}' must be a live float32 Tensor or a Float32Array`);
   if (v.size !== p.size) throw new OpArgumentError(op, `loadStateDict: buffer '${name}' has shape ${shapeStr(v.shape)}, its parameter ${shapeStr(p.shape)}`);
-  const c = v.clone();
+  const c = v.device === p.device ? v.clone() : copyTo(v, p.device);
   if (c.shape.join() === p.shape.join()) return c;
   const r = Tensor.fromHandle(c.handle.reshape(p.shape));
   c.dispose();
   return r;
+}
+
+/** A copy of v on another device, outside any graph. */
+function copyTo(v: Tensor, device: string): Tensor {
+  const d = v.detach();
+  try {
+    return d.to(device);
+  } finally {
+    d.dispose();
+  }
 }
 
 /** Throws unless a saved state has exactly the expected buffers and scalars. */

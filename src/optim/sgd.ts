@@ -76,7 +76,7 @@ export class SGD extends Optimizer<SGDState> {
   protected update(p: Tensor, g: Tensor, s: SGDState): void {
     let first = false;
     if (this.momentum !== 0 && !s.momentumBuffer) {
-      s.momentumBuffer = Tensor.zeros(p.shape);
+      s.momentumBuffer = Tensor.zeros(p.shape, 'float32', p.device);
       first = true;
     }
     native.sgdStep(p.handle, g.handle, s.momentumBuffer?.handle ?? null, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, first);

@@ -32,14 +32,15 @@ export function evaluateSet(model: Module, set: SliceSet, opts: { batchSize: num
   const wasTraining = model.training;
   model.eval();
   const predictions = new Int32Array(count * H * W);
+  const device = model.device;
   let lossSum = 0;
   try {
     noGrad(() => {
       for (let s = 0; s < count; s += opts.batchSize) {
         const n = Math.min(opts.batchSize, count - s);
-        const x = Tensor.fromArray(set.images.subarray(s * H * W, (s + n) * H * W), [n, H, W, 1]);
-        const y = Tensor.fromArray(set.labels.subarray(s * H * W, (s + n) * H * W), [n, H, W]);
-        const w = set.weights ? Tensor.fromArray(set.weights.subarray(s * H * W, (s + n) * H * W), [n, H, W]) : null;
+        const x = Tensor.fromArray(set.images.subarray(s * H * W, (s + n) * H * W), [n, H, W, 1], { device });
+        const y = Tensor.fromArray(set.labels.subarray(s * H * W, (s + n) * H * W), [n, H, W], { device });
+        const w = set.weights ? Tensor.fromArray(set.weights.subarray(s * H * W, (s + n) * H * W), [n, H, W], { device }) : null;
         const logits = model.forward(x);
         const parts = combinedLoss(logits, y, w, { includeBackground: opts.includeBackground ?? false });
         lossSum += parts.loss.item() * n;

@@ -22,10 +22,12 @@ export interface LoadedModel {
   axis?: Axis;
 }
 
-export function modelFromCheckpoint(path: string): LoadedModel {
+/** The model of a checkpoint, in eval mode, on `device` (default the CPU). */
+export function modelFromCheckpoint(path: string, device = 'cpu'): LoadedModel {
   const ck = readCheckpoint(path);
   const model = createModel(ck.meta.model.name as ModelName, ck.meta.model.config as unknown as ModelOptions);
   loadModelState(model, ck);
+  model.to(device);
   model.eval();
   const cfgPath = join(dirname(path), 'config.json');
   const axis = existsSync(cfgPath) ? ((JSON.parse(readFileSync(cfgPath, 'utf8')) as { data?: { axis?: Axis } }).data?.axis ?? undefined) : undefined;
@@ -57,10 +59,11 @@ export function predictSubject(model: FCNN, subject: Subject, axis: Axis, batchS
   const { H, W, count } = set;
   const K = model.config.numClasses;
   const pred = new Int32Array(count * H * W);
+  const device = model.device;
   noGrad(() => {
     for (let s = 0; s < count; s += batchSize) {
       const n = Math.min(batchSize, count - s);
-      const x = Tensor.fromArray(set.images.subarray(s * H * W, (s + n) * H * W), [n, H, W, 1]);
+      const x = Tensor.fromArray(set.images.subarray(s * H * W, (s + n) * H * W), [n, H, W, 1], { device });
       const logits = model.forward(x);
       pred.set(argmaxLast(logits.dataSync() as Float32Array, K), s * H * W);
       x.dispose();

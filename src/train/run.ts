@@ -58,7 +58,7 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
     dropout: o.dropout,
     se: o.se,
     seOptions: o.seOptions,
-  });
+  }).to(o.device);
   const config = { model: o.net, se: o.se, seOptions: o.seOptions, filters: o.filters, kernel: model.config.kernel, dropout: o.dropout, data: o.data, train: o.train };
   writeFileSync(join(o.outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const last = join(o.outDir, 'last.safetensors');

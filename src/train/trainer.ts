@@ -174,6 +174,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   };
 
   const { H, W } = run.train;
+  const device = model.device;
   const perEpoch = Math.ceil(run.train.count / c.batchSize);
   const bar =
     run.progress && process.stderr.isTTY
@@ -201,15 +202,19 @@ export async function train(run: TrainRun): Promise<TrainResult> {
           break;
         }
         const t0 = performance.now();
-        const x = Tensor.fromArray(batch.x, [batch.n, H, W, 1]);
-        const y = Tensor.fromArray(batch.y, [batch.n, H, W]);
-        const w = batch.w ? Tensor.fromArray(batch.w, [batch.n, H, W]) : null;
+        const x = Tensor.fromArray(batch.x, [batch.n, H, W, 1], { device });
+        const y = Tensor.fromArray(batch.y, [batch.n, H, W], { device });
+        const w = batch.w ? Tensor.fromArray(batch.w, [batch.n, H, W], { device }) : null;
         const parts = tidy(() => combinedLoss(model.forward(x), y, w, { includeBackground: c.includeBackground }));
-        const values = { loss: parts.loss.item(), ce: parts.ce.item(), dice: parts.dice.item() };
+        // the loss values are read while backward and the step are queued (on CUDA the read
+        // runs on a worker thread and sees the values as of now)
+        const read = Promise.all([parts.loss.data(), parts.ce.data(), parts.dice.data()]);
         parts.loss.backward();
         for (const t of [parts.loss, parts.ce, parts.dice, x, y, w]) t?.dispose();
         opt.step();
         opt.zeroGrad();
+        const [lossV, ceV, diceV] = await read;
+        const values = { loss: lossV[0]!, ce: ceV[0]!, dice: diceV[0]! };
         if (!Number.isFinite(values.loss)) throw new Error(`training diverged: loss is ${values.loss} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);
         const p = st.partial;
         p.loss += values.loss * batch.n;
