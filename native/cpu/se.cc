@@ -293,6 +293,10 @@ void backwardImage(const SeArgs& a, const float* U, const float* dY, const float
 }
 
 // ---- argument handling ------------------------------------------------------------------------------
+[[noreturn]] void nonFinite(const std::string& op, int64_t image) {
+  fail(op, "argument 'x' (or a parameter) contains NaN or Inf in image " + std::to_string(image));
+}
+
 const char* modeName(int m) {
   static const char* names[] = {"cSE", "sSE", "scSE(add)", "scSE(max)", "scSE(mul)"};
   return names[m];
@@ -375,7 +379,7 @@ Napi::Value SeForward(const Napi::CallbackInfo& info) {
   const std::string name = std::string("seForward ") + modeName(in.a.mode);
   SCSE_ON_CUDA(deviceOf(name.c_str(), {{"x", in.x}, {"fc1.weight", in.w1}, {"fc1.bias", in.b1}, {"fc2.weight", in.w2},
                                        {"fc2.bias", in.b2}, {"conv.weight", in.wsq}, {"conv.bias", in.bsq}}),
-               cudaops::seForward(info.Env(), cudaArgs(in)));
+               cudaops::seForward(info.Env(), cudaArgs(in), [&](int, int64_t n) { nonFinite(name, n); }));
   NTensor* x = in.x;
   SeArgs a = hostArgs(in);
   Napi::Env env = info.Env();
@@ -393,10 +397,7 @@ Napi::Value SeForward(const Napi::CallbackInfo& info) {
       bool finite = true;
       forwardImage<decltype(m)::value>(a, U + n * a.P * a.C, Y + n * a.P * a.C, Z + n * a.C, Hp + n * Cr, S + n * a.C,
                                        Q + n * a.P, &finite);
-      if (!finite) {
-        fail(std::string("seForward ") + modeName(a.mode),
-             "argument 'x' (or a parameter) contains NaN or Inf in image " + std::to_string(n));
-      }
+      if (!finite) nonFinite(name, n);
     }
   });
   Napi::Array r = Napi::Array::New(env, 5);

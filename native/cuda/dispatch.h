@@ -102,7 +102,8 @@ struct SeTensors {
   NTensor *w1 = nullptr, *b1 = nullptr, *w2 = nullptr, *b2 = nullptr, *wsq = nullptr, *bsq = nullptr;
 };
 // -> [y, z [N,C], hpre [N,max(Cr,1)], s [N,C], q [N,H,W]]
-Napi::Value seForward(Napi::Env env, const SeTensors& a);
+// bad(0, n): image n has a NaN/Inf channel mean or pixel projection (the CPU op's check).
+Napi::Value seForward(Napi::Env env, const SeTensors& a, const BadFn& bad);
 // -> [dx, dw1, db1, dw2, db2, dwsq, dbsq] (null where the block has no such parameter)
 Napi::Value seBackward(Napi::Env env, const SeTensors& a, NTensor* dy, NTensor* z, NTensor* hpre, NTensor* s, NTensor* q);
 

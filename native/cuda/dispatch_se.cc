@@ -1,5 +1,5 @@
-// CUDA twins of native/cpu/se.cc: the fused SE kernels of se.cu (se_kernels.h). Unlike the CPU
-// forward they do not check x for NaN/Inf (no error flag in se.cu): non-finite inputs propagate.
+// CUDA twins of native/cpu/se.cc: the fused SE kernels of se.cu (se_kernels.h). The forward
+// reports NaN/Inf in x (or the parameters) through an error flag, with the CPU op's message.
 #include "cuda/dispatch.h"
 #include "cuda/dispatch_util.h"
 #include "cuda/device.h"
@@ -8,6 +8,7 @@
 namespace scse::cudaops {
 
 using detail::dev;
+using detail::Flags;
 using detail::optF32;
 using detail::Out;
 
@@ -23,14 +24,17 @@ cuda::SeDeviceArgs deviceArgs(const SeTensors& a) {
 }
 }  // namespace
 
-Napi::Value seForward(Napi::Env env, const SeTensors& a) {
+Napi::Value seForward(Napi::Env env, const SeTensors& a, const BadFn& bad) {
   const Device where = a.x->device();
   const int64_t Cr = std::max<int64_t>(a.Cr, 1);
   Out y(where, a.x->shape()), z(where, {a.N, a.C}), hpre(where, {a.N, Cr}), s(where, {a.N, a.C}), q(where, {a.N, a.H, a.W});
   cuda::SeDeviceArgs d = deviceArgs(a);
   d.z = z.f32(), d.hpre = hpre.f32(), d.s = s.f32(), d.q = q.f32();
+  Flags flags(dev(a.x), 1);
+  d.bad = flags.get();
   void* stream = cuda::deviceStream(dev(a.x));  // also makes the device current on this thread
   cuda::check(cuda::seForwardLaunch(d, y.f32(), stream), "seForward");
+  flags.check(bad);  // waits for the kernels, as the CPU op's check does
   return detail::array(env, {y.handle(env), z.handle(env), hpre.handle(env), s.handle(env), q.handle(env)});
 }
 

@@ -3,6 +3,7 @@
 // (coalesced), reducing per-pixel quantities with shuffles and per-channel ones in shared memory.
 #include <cuda_runtime.h>
 
+#include "cuda/kernels.cuh"
 #include "cuda/se_kernels.h"
 #include "math/se.h"
 
@@ -41,7 +42,10 @@ __global__ void squeezeKernel(SeDeviceArgs a) {
     }
     if (seUsesSpatial(M)) {
       d = warpSum(d);
-      if (lane == 0) a.q[n * a.P + p] = sigmoid(d + a.bsq[0]);
+      if (lane == 0) {
+        if (a.bad && !isfinite(d)) detail::flagFirst(a.bad, n);
+        a.q[n * a.P + p] = sigmoid(d + a.bsq[0]);
+      }
     }
   }
   if (!seUsesChannel(M)) return;
@@ -61,6 +65,7 @@ __global__ void mlpKernel(SeDeviceArgs a) {
   float* h = sh + C;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     float m = a.z[n * C + c] / float(a.P);
+    if (a.bad && !isfinite(m)) detail::flagFirst(a.bad, n);
     a.z[n * C + c] = m;
     z[c] = m;
   }
@@ -192,6 +197,7 @@ template <int M>
 int forwardImpl(const SeDeviceArgs& a, float* y, cudaStream_t st) {
   const dim3 grid(unsigned((a.P + kRowsPerBlock - 1) / kRowsPerBlock), unsigned(a.N));
   if (seUsesChannel(M)) cudaMemsetAsync(a.z, 0, size_t(a.N * a.C) * sizeof(float), st);
+  if (a.bad) cudaMemsetAsync(a.bad, 0xFF, sizeof(int64_t), st);  // -1: fine
   squeezeKernel<M><<<grid, kThreads, size_t(kWarps * a.C) * sizeof(float), st>>>(a);
   if (seUsesChannel(M)) mlpKernel<<<unsigned(a.N), kThreads, size_t(a.C + a.Cr) * sizeof(float), st>>>(a);
   exciteKernel<M><<<gridFor(a.N * a.P * a.C), kThreads, 0, st>>>(a, y);

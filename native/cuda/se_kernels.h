@@ -13,6 +13,9 @@ struct SeDeviceArgs {
   const float *w1, *b1, *w2, *b2;  // channel MLP (b1/b2 may be null)
   const float *wsq, *bsq;          // spatial 1x1 conv
   float *z, *hpre, *s, *q;     // saved: [N,C], [N,Cr], [N,C], [N,P]
+  // Forward only, may be null: one device int64 slot, reset by the launcher to -1 and set to the
+  // first image whose channel mean or a pixel's projection w·u is NaN/Inf (the CPU's check).
+  int64_t* bad = nullptr;
 };
 
 struct SeDeviceGrads {

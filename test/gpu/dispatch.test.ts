@@ -240,6 +240,16 @@ describe.skipIf(!gpuOk)('pooling, losses, dropout and random fills on CUDA vs CP
     const cpuU = msg(() => ops.maxUnpool2d(x, idx, [8, 8]));
     expect(cpuU).toMatch(/maxUnpool2d: argument 'indices' holds 99 at \[0, 1, 1, 2\], outside \[0, 64\)/);
     expect(msg(() => ops.maxUnpool2d(keep(mirror(x)), keep(mirror(idx)), [8, 8]))).toBe(cpuU);
+    // the fused SE forward flags the first image with a NaN/Inf squeeze, as on the CPU
+    const xs = Float32Array.from({ length: 2 * 4 * 4 * 8 }, (_, i) => (i === 4 * 4 * 8 + 21 ? Number.NaN : Math.sin(i)));
+    const p = { convWeight: rt([1, 1, 1, 8], 91, false, 0.3), convBias: rt([1], 92, false, 0.1), fc1Weight: rt([4, 8], 93, false, 0.3), fc2Weight: rt([8, 4], 94, false, 0.3) };
+    const xc = keep(Tensor.fromArray(xs, [2, 4, 4, 8]));
+    for (const kind of ['cse', 'sse', 'scse'] as const) {
+      const cpuSe = msg(() => ops.squeezeExcite(xc, kind, p));
+      expect(cpuSe).toMatch(/contains NaN or Inf in image 1/);
+      const pg = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, keep(mirror(v))]));
+      expect(msg(() => ops.squeezeExcite(keep(mirror(xc)), kind, pg))).toBe(cpuSe);
+    }
   });
 });
 
