@@ -62,7 +62,12 @@ Napi::Value linear(Napi::Env env, NTensor* x, NTensor* w, NTensor* bias) {
   const int64_t N = x->shape()[0], in = x->shape()[1], out = w->shape()[0];
   Out y(x->device(), {N, out});
   if (N == 0 || out == 0) return y.handle(env);
-  if (in == 0) throw OpError("linear: not implemented on CUDA for x with 0 input features");
+  if (in == 0) {
+    // no features to multiply (cuDNN refuses empty tensors): y is the bias, or zeros, as on the CPU
+    cuda::fillF32(dev(x), y.f32(), 0.0f, N * out);
+    if (bias) cuda::binary(dev(x), math::kBinAdd, y.f32(), {N, out}, bias->devF32(), {out}, y.f32());
+    return y.handle(env);
+  }
   cuda::convForward(dev(x), linearParams(N, in, out), x->devF32(), w->devF32(), optF32(bias), y.f32());
   return y.handle(env);
 }

@@ -3,6 +3,7 @@
 #include "cuda/dispatch.h"
 #include "cuda/dispatch_util.h"
 #include "cuda/device.h"
+#include "cuda/ops.h"
 #include "cuda/se_kernels.h"
 
 namespace scse::cudaops {
@@ -28,6 +29,9 @@ Napi::Value seForward(Napi::Env env, const SeTensors& a, const BadFn& bad) {
   const Device where = a.x->device();
   const int64_t Cr = std::max<int64_t>(a.Cr, 1);
   Out y(where, a.x->shape()), z(where, {a.N, a.C}), hpre(where, {a.N, Cr}), s(where, {a.N, a.C}), q(where, {a.N, a.H, a.W});
+  // An empty batch has nothing to compute, and se.cu's grids (N blocks in y) would be empty
+  // launches, which CUDA rejects; the CPU op returns the empty outputs.
+  if (a.N == 0) return detail::array(env, {y.handle(env), z.handle(env), hpre.handle(env), s.handle(env), q.handle(env)});
   cuda::SeDeviceArgs d = deviceArgs(a);
   d.z = z.f32(), d.hpre = hpre.f32(), d.s = s.f32(), d.q = q.f32();
   Flags flags(dev(a.x), 1);
@@ -56,8 +60,16 @@ Napi::Value seBackward(Napi::Env env, const SeTensors& a, NTensor* dy, NTensor* 
   g.dx = dx.f32();
   g.dw1 = ptr(dw1), g.db1 = ptr(db1), g.dw2 = ptr(dw2), g.db2 = ptr(db2), g.dwsq = ptr(dwsq), g.dbsq = ptr(dbsq);
   g.ds = static_cast<float*>(ds.get()), g.dqpre = static_cast<float*>(dqpre.get());
-  void* stream = cuda::deviceStream(dev(a.x));
-  cuda::check(cuda::seBackwardLaunch(d, g, stream), "seBackward");
+  if (a.N == 0) {
+    // Empty batch: no launch (empty grids are errors); the parameter gradients are zeros, as on the CPU.
+    auto zero = [&](const std::unique_ptr<Out>& o, int64_t n) {
+      if (o) cuda::fillF32(dev(a.x), o->f32(), 0.0f, n);
+    };
+    zero(dw1, a.Cr * a.C), zero(db1, a.Cr), zero(dw2, a.C * a.Cr), zero(db2, a.C), zero(dwsq, a.C), zero(dbsq, 1);
+  } else {
+    void* stream = cuda::deviceStream(dev(a.x));
+    cuda::check(cuda::seBackwardLaunch(d, g, stream), "seBackward");
+  }
   auto handle = [&](const std::unique_ptr<Out>& o) { return o ? Napi::Value(o->handle(env)) : env.Null(); };
   return detail::array(env, {dx.handle(env), handle(dw1), handle(db1), handle(dw2), handle(db2), handle(dwsq), handle(dbsq)});
 }
