@@ -14,7 +14,15 @@ using detail::optF32;
 using detail::Out;
 
 namespace {
+// se.cu keeps per-warp channel partials in shared memory (8 warps; the backward two arrays):
+// 64·C bytes against the 48 KiB every device gives without opting in.
+constexpr int64_t kMaxCudaChannels = 768;
+
 cuda::SeDeviceArgs deviceArgs(const SeTensors& a) {
+  if (a.C > kMaxCudaChannels) {
+    fail("squeezeExcite", "the fused CUDA kernels take at most " + std::to_string(kMaxCudaChannels) +
+                              " channels, got C = " + std::to_string(a.C) + " (use impl: 'composed')");
+  }
   cuda::SeDeviceArgs d{};
   d.mode = a.mode;
   d.N = a.N, d.P = a.H * a.W, d.C = a.C, d.Cr = a.Cr;
