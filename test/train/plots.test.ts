@@ -195,6 +195,19 @@ describe('overlayFigure', () => {
     }
   });
 
+  it('flipRows draws the last row at the top (superior / anterior up)', () => {
+    const spec = { H, W, scale: 2, flipRows: true, panels: [{ title: 'truth', image, labels, alpha: 1 }] };
+    const png = decode(overlayFigure(spec));
+    const { x: ox, y: oy } = overlayLayout(spec).panels[0]!;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const k = labels[y * W + x]!;
+        const g = Math.round(255 * image[y * W + x]!);
+        expect(px(png, ox + 2 * x + 1, oy + 2 * (H - 1 - y) + 1)).toEqual(k > 0 ? hex(LABEL_PALETTE[k]!) : [g, g, g]);
+      }
+    }
+  });
+
   it('scales a 96 × 96 slice up to at least 256 px by default', () => {
     const big = new Float32Array(96 * 96).fill(0.5);
     const L = overlayLayout({ H: 96, W: 96, panels: [{ title: 'a', image: big }] });

@@ -28,6 +28,12 @@ export interface OverlaySpec {
   scale?: number;
   /** figure title above the panels */
   title?: string;
+  /**
+   * draw row H−1 at the top: slices of the canonical (RAS) volume have rows running inferior →
+   * superior (coronal, sagittal) or posterior → anterior (axial), so flipping shows superior /
+   * anterior up, as viewers do
+   */
+  flipRows?: boolean;
   /** names of the labels (index = label): a legend of the labels present is drawn below */
   classNames?: readonly string[];
 }
@@ -131,8 +137,9 @@ export function overlayRaster(spec: OverlaySpec): { width: number; height: numbe
           const c = L.colors[k]!;
           rgb = [Math.round((1 - a) * g + a * c[0]), Math.round((1 - a) * g + a * c[1]), Math.round((1 - a) * g + a * c[2])];
         } else rgb = [Math.round(g), Math.round(g), Math.round(g)];
+        const row = spec.flipRows ? H - 1 - yy : yy;
         for (let dy = 0; dy < s; dy++) {
-          let o = ((oy + yy * s + dy) * r.width + ox + xx * s) * 4;
+          let o = ((oy + row * s + dy) * r.width + ox + xx * s) * 4;
           for (let dx = 0; dx < s; dx++, o += 4) {
             px[o] = rgb[0];
             px[o + 1] = rgb[1];

@@ -160,6 +160,7 @@ export function experimentFigures(e: ExperimentReport, opts: ExperimentReportOpt
     const a = ov.base.overlay!;
     const b = ov.other.overlay!;
     out['overlay.png'] = overlayFigure({
+      flipRows: true, // superior (or anterior) up
       H: a.H,
       W: a.W,
       classNames: e.classes,

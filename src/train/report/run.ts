@@ -94,6 +94,7 @@ export function runFigures(r: RunReport): Record<string, Buffer> {
   if (r.overlay) {
     const o = r.overlay;
     out['overlay.png'] = overlayFigure({
+      flipRows: true, // superior (or anterior) up
       H: o.H,
       W: o.W,
       classNames: r.classes,
