@@ -39,3 +39,27 @@ export async function runCommand(json: boolean | undefined, body: () => Promise<
     process.exitCode = e instanceof UsageError ? 2 : 1;
   }
 }
+
+/**
+ * Ctrl-C for a command that trains: the first SIGINT prints `message` and aborts `signal` (the
+ * command finishes its batch, saves a checkpoint and exits 130); another quits at once with 130.
+ * `release()` (at the command's end) removes the handler unless the command was interrupted: then
+ * it stays until the process exits, so that a further Ctrl-C while the command winds down (after
+ * the checkpoint, before the exit) still exits 130 instead of killing the process by signal. A
+ * signal handler does not keep the process alive.
+ */
+export function abortOnSigint(message: string): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    console.error(message);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return {
+    signal: controller.signal,
+    release: () => {
+      if (!controller.signal.aborted) process.off('SIGINT', onSigint);
+    },
+  };
+}

@@ -8,7 +8,7 @@ import type { SeKind } from '../nn/se.js';
 import { runExperiment } from '../train/experiment.js';
 import { testSummary } from '../train/report/summary.js';
 import { paperProtocol } from '../train/trainer.js';
-import { runCommand } from './common.js';
+import { abortOnSigint, runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
 import { addDataOptions, addModelScheduleOptions, type TrainCliOptions } from './train.js';
 
@@ -60,14 +60,7 @@ export function experimentCommand(): Command {
     runCommand(o.json, async () => {
       const device = resolveCliDevice(cmd, o.device);
       if (device !== 'cpu') throw new Error(`--device ${device}: ops do not run on CUDA yet in this build; use --device cpu`);
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        if (++interrupts > 1) process.exit(130);
-        console.error('\nscse: interrupted — finishing the current batch and saving the cell\'s checkpoint (Ctrl-C again to quit at once)');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
+      const sigint = abortOnSigint('\nscse: interrupted — finishing the current batch and saving the cell\'s checkpoint (Ctrl-C again to quit at once)');
       const log = o.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       try {
         const r = await runExperiment({
@@ -96,7 +89,7 @@ export function experimentCommand(): Command {
           },
           command: `scse ${process.argv.slice(2).join(' ')}`,
           device,
-          signal: controller.signal,
+          signal: sigint.signal,
           progress: o.progress && !o.json,
           log,
         });
@@ -111,7 +104,7 @@ export function experimentCommand(): Command {
         log(`report: ${o.out}/report.md`);
         return { out: o.out, table, cells, wallSeconds: r.wallSeconds, trainingWallSeconds: e.protocol.wallSeconds };
       } finally {
-        process.off('SIGINT', onSigint);
+        sigint.release();
       }
     }),
   );

@@ -4,7 +4,7 @@ import { modelNames, type ModelName } from '../models/index.js';
 import type { SeKind } from '../nn/se.js';
 import { runTraining } from '../train/run.js';
 import { paperProtocol } from '../train/trainer.js';
-import { choice, floatOption, intOption, runCommand } from './common.js';
+import { abortOnSigint, choice, floatOption, intOption, runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
 
 export interface TrainCliOptions {
@@ -100,14 +100,7 @@ export function trainCommand(): Command {
       const device = resolveCliDevice(cmd, o.device);
       if (device !== 'cpu') throw new Error(`--device ${device}: ops do not run on CUDA yet in this build; use --device cpu`);
       const out = o.out ?? `runs/${o.net}-${o.se}`;
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        if (++interrupts > 1) process.exit(130);
-        console.error('\nscse: interrupted — finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once)');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
+      const sigint = abortOnSigint('\nscse: interrupted — finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once)');
       const log = o.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       try {
         const r = await runTraining({
@@ -137,7 +130,7 @@ export function trainCommand(): Command {
           resume: o.resume,
           command: `scse ${process.argv.slice(2).join(' ')}`,
           device,
-          signal: controller.signal,
+          signal: sigint.signal,
           progress: o.progress && !o.json,
           log,
         });
@@ -150,7 +143,7 @@ export function trainCommand(): Command {
         log(`report: ${out}/report.md`);
         return { out, test: { mean: t.mean, std: t.std, volumes: t.volumes }, bestEpoch: r.result.bestEpoch, epochs: r.result.history.length, wallSeconds: r.result.wallSeconds };
       } finally {
-        process.off('SIGINT', onSigint);
+        sigint.release();
       }
     }),
   );
