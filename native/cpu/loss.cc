@@ -44,11 +44,10 @@ struct Args {
   int64_t K, P;
 };
 
-Args checkArgs(const Napi::CallbackInfo& info, const char* op, const char* xName) {
-  Args a;
-  a.x = tensorArg(info, 0, op, xName);
-  a.labels = tensorArg(info, 1, op, "labels", DType::I32);
-  a.w = tensorArg(info, 2, op, "weights", DType::F32, true);
+// The shapes shared by the cross-entropy and the Dice loss: x [..., K] (logits or probs), labels
+// x's shape without the class axis, weights (if any) the same; at least one pixel and one class.
+Args checkPixels(const char* op, const char* xName, NTensor* x, NTensor* labels, NTensor* w) {
+  Args a{x, labels, w, 0, 0};
   const Shape& xs = a.x->shape();
   if (xs.size() < 2) fail(op, std::string("argument '") + xName + "' expected rank >= 2 ([N, H, W, K] NHWC), got shape " + shapeStr(xs));
   Shape pix(xs.begin(), xs.end() - 1);
@@ -67,6 +66,49 @@ Args checkArgs(const Napi::CallbackInfo& info, const char* op, const char* xName
   return a;
 }
 
+Args checkArgs(const Napi::CallbackInfo& info, const char* op, const char* xName) {
+  NTensor* x = tensorArg(info, 0, op, xName);
+  NTensor* labels = tensorArg(info, 1, op, "labels", DType::I32);
+  NTensor* w = tensorArg(info, 2, op, "weights", DType::F32, true);
+  return checkPixels(op, xName, x, labels, w);
+}
+
+// The first non-finite logit (flat index) and out-of-range label (pixel) of each chunk of pixels,
+// -1 for none: noted inside the parallel loops, raised after them (lowest chunk first).
+struct BadPixels {
+  std::vector<int64_t> x, label;
+  explicit BadPixels(int64_t chunks) : x(size_t(chunks), -1), label(size_t(chunks), -1) {}
+
+  // Whether pixel i of chunk c (logits xr[0..K), label l) can be used; notes a first offender.
+  bool check(int64_t c, int64_t i, const float* xr, int64_t K, int32_t l) {
+    bool finite = true;
+    for (int64_t k = 0; k < K; k++) {
+      if (!std::isfinite(xr[k])) {
+        if (x[c] < 0) x[c] = i * K + k;
+        finite = false;
+        break;
+      }
+    }
+    const bool labelOk = l >= 0 && l < K;
+    if (!labelOk && label[c] < 0) label[c] = i;
+    return finite && labelOk;
+  }
+
+  // Fails on the first non-finite logit if any, else on the first bad label.
+  void raise(const char* op, const float* logits, const Shape& xs, const int32_t* lab, const Shape& ls) const {
+    const int64_t K = xs.back();
+    for (int64_t b : x) {
+      if (b >= 0) fail(op, "argument 'logits' contains NaN/Inf at " + indexStr(b, xs) + " (value " + numStr(logits[b]) + ")");
+    }
+    for (int64_t b : label) {
+      if (b >= 0) {
+        fail(op, "argument 'labels' has " + std::to_string(lab[b]) + " at " + indexStr(b, ls) + ", outside the class range [0, " + std::to_string(K) +
+                     ") of 'logits' " + shapeStr(xs));
+      }
+    }
+  }
+};
+
 // softmaxCrossEntropy(logits, labels, weights|null) -> [loss (shape []), probs]
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args a = checkArgs(info, kOp, "logits");
@@ -80,44 +122,25 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
 
   const int64_t chunks = (P + kPixelsPerChunk - 1) / kPixelsPerChunk;
   std::vector<double> partial(size_t(chunks), 0.0);
-  // first offending flat index per chunk (-1: none); errors are raised after the parallel loop
-  std::vector<int64_t> badX(size_t(chunks), -1), badLabel(size_t(chunks), -1), badW(size_t(chunks), -1);
+  BadPixels bad(chunks);
+  std::vector<int64_t> badW(size_t(chunks), -1);  // first non-finite weight per chunk, likewise
   parallelFor(chunks, kPixelsPerChunk * K * 4, [&](int64_t c) {
     const int64_t i1 = std::min(P, (c + 1) * kPixelsPerChunk);
     double acc = 0.0;
     for (int64_t i = c * kPixelsPerChunk; i < i1; i++) {
       const float* xr = x + i * K;
       float* pr = probs + i * K;
-      bool finite = true;
-      for (int64_t k = 0; k < K; k++) {
-        if (!std::isfinite(xr[k])) {
-          if (badX[c] < 0) badX[c] = i * K + k;
-          finite = false;
-          break;
-        }
-      }
       const int32_t l = lab[i];
-      const bool labelOk = l >= 0 && l < K;
-      if (!labelOk && badLabel[c] < 0) badLabel[c] = i;
+      const bool ok = bad.check(c, i, xr, K, l);
       const float wi = w ? w[i] : 1.0f;
       if (!std::isfinite(wi) && badW[c] < 0) badW[c] = i;
-      if (!finite || !labelOk) continue;  // the call fails below; skip the (out-of-range) read
+      if (!ok) continue;  // the call fails below; skip the (out-of-range) read
       const float ce = math::softmaxXentRow(xr, int(K), l, pr);
       acc += double(wi) * double(ce);
     }
     partial[size_t(c)] = acc;
   });
-  for (int64_t c = 0; c < chunks; c++) {
-    if (badX[c] >= 0) {
-      fail(kOp, "argument 'logits' contains NaN/Inf at " + indexStr(badX[c], a.x->shape()) + " (value " + numStr(x[badX[c]]) + ")");
-    }
-  }
-  for (int64_t c = 0; c < chunks; c++) {
-    if (badLabel[c] >= 0) {
-      fail(kOp, "argument 'labels' has " + std::to_string(lab[badLabel[c]]) + " at " + indexStr(badLabel[c], a.labels->shape()) +
-                    ", outside the class range [0, " + std::to_string(K) + ") of 'logits' " + shapeStr(a.x->shape()));
-    }
-  }
+  bad.raise(kOp, x, a.x->shape(), lab, a.labels->shape());
   for (int64_t c = 0; c < chunks; c++) {
     if (badW[c] >= 0) {
       fail(kOp, "argument 'weights' contains NaN/Inf at " + indexStr(badW[c], a.w->shape()) + " (value " + numStr(w[badW[c]]) + ")");
@@ -189,16 +212,9 @@ double nonNegArg(const Napi::CallbackInfo& info, size_t i, const char* op, const
 Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
   NTensor* xt = tensorArg(info, 0, kDice, "logits");
   NTensor* lt = tensorArg(info, 1, kDice, "labels", DType::I32);
+  const Args a = checkPixels(kDice, "logits", xt, lt, nullptr);
+  const int64_t K = a.K, P = a.P;
   const Shape& xs = xt->shape();
-  if (xs.size() < 2) fail(kDice, "argument 'logits' expected rank >= 2 ([N, H, W, K] NHWC), got shape " + shapeStr(xs));
-  Shape pix(xs.begin(), xs.end() - 1);
-  if (lt->shape() != pix) {
-    fail(kDice, "argument 'labels' expected shape " + shapeStr(pix) + " ('logits' " + shapeStr(xs) + " without the class axis), got " +
-                    shapeStr(lt->shape()));
-  }
-  const int64_t K = xs.back(), P = numel(pix);
-  if (K < 1 || P < 1) fail(kDice, "argument 'logits' must have at least one pixel and one class, got shape " + shapeStr(xs));
-  if (K > INT32_MAX) fail(kDice, "too many classes: " + std::to_string(K));
   const std::vector<int32_t> classes = classesArg(info, 2, kDice, K);
   const double eps = nonNegArg(info, 3, kDice, "eps");
   const double smoothNr = nonNegArg(info, 4, kDice, "smoothNr");
@@ -210,7 +226,7 @@ Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
   // Per-chunk sums in double, added in chunk order: the result does not depend on threads.
   const int64_t chunks = (P + kPixelsPerChunk - 1) / kPixelsPerChunk;
   std::vector<double> partial(size_t(chunks * 3 * K), 0.0);
-  std::vector<int64_t> badX(size_t(chunks), -1), badLabel(size_t(chunks), -1);
+  BadPixels bad(chunks);
   parallelFor(chunks, kPixelsPerChunk * K * 4, [&](int64_t c) {
     double* I = partial.data() + c * 3 * K;
     double* Sp = I + K;
@@ -219,33 +235,15 @@ Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
     for (int64_t i = c * kPixelsPerChunk; i < i1; i++) {
       const float* xr = x + i * K;
       float* pr = probs + i * K;
-      bool finite = true;
-      for (int64_t k = 0; k < K; k++) {
-        if (!std::isfinite(xr[k])) {
-          if (badX[c] < 0) badX[c] = i * K + k;
-          finite = false;
-          break;
-        }
-      }
       const int32_t l = lab[i];
-      const bool labelOk = l >= 0 && l < K;
-      if (!labelOk && badLabel[c] < 0) badLabel[c] = i;
-      if (!finite || !labelOk) continue;  // the call fails below
+      if (!bad.check(c, i, xr, K, l)) continue;  // the call fails below
       math::softmaxRow(xr, int(K), pr);
       for (int64_t k = 0; k < K; k++) Sp[k] += pr[k];
       I[l] += pr[l];
       G[l] += 1.0;
     }
   });
-  for (int64_t c = 0; c < chunks; c++) {
-    if (badX[c] >= 0) fail(kDice, "argument 'logits' contains NaN/Inf at " + indexStr(badX[c], xs) + " (value " + numStr(x[badX[c]]) + ")");
-  }
-  for (int64_t c = 0; c < chunks; c++) {
-    if (badLabel[c] >= 0) {
-      fail(kDice, "argument 'labels' has " + std::to_string(lab[badLabel[c]]) + " at " + indexStr(badLabel[c], lt->shape()) +
-                      ", outside the class range [0, " + std::to_string(K) + ") of 'logits' " + shapeStr(xs));
-    }
-  }
+  bad.raise(kDice, x, xs, lab, lt->shape());
   std::vector<double> tot(size_t(3 * K), 0.0);
   for (int64_t c = 0; c < chunks; c++) {
     for (int64_t j = 0; j < 3 * K; j++) tot[size_t(j)] += partial[size_t(c * 3 * K + j)];
