@@ -7,10 +7,9 @@ import { modelNames, type ModelName } from '../models/index.js';
 import type { SeKind } from '../nn/se.js';
 import { runExperiment } from '../train/experiment.js';
 import { testSummary } from '../train/report/summary.js';
-import { paperProtocol } from '../train/trainer.js';
 import { abortOnSigint, runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
-import { addDataOptions, addModelScheduleOptions, type TrainCliOptions } from './train.js';
+import { addDataOptions, addModelScheduleOptions, dataOptionsOf, modelScheduleOf, type TrainCliOptions } from './train.js';
 
 const SE_KINDS = ['none', 'cse', 'sse', 'scse'] as const;
 
@@ -69,24 +68,8 @@ export function experimentCommand(): Command {
           nets: o.nets,
           se: o.se,
           seeds: o.seeds ?? [o.seed],
-          seOptions: { aggregation: o.aggregation, reduction: o.reduction, bias: o.seBias },
-          filters: o.filters,
-          kernel: o.kernel,
-          dropout: o.dropout,
-          data: { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights },
-          train: {
-            ...paperProtocol,
-            epochs: o.epochs,
-            batchSize: o.batchSize,
-            optimizer: o.optimizer,
-            lr: o.lr,
-            momentum: o.momentum,
-            weightDecay: o.weightDecay,
-            stepSize: o.stepSize,
-            gamma: o.gamma,
-            patience: o.patience,
-            seed: o.seed,
-          },
+          ...modelScheduleOf(o),
+          data: dataOptionsOf(o),
           command: `scse ${process.argv.slice(2).join(' ')}`,
           device,
           signal: sigint.signal,

@@ -2,12 +2,14 @@ import { Command, Option } from 'commander';
 
 import { modelNames, type ModelName } from '../models/index.js';
 import type { SeKind } from '../nn/se.js';
-import { runTraining } from '../train/run.js';
-import { paperProtocol } from '../train/trainer.js';
+import type { DataOptions } from '../train/pipeline.js';
+import { runTraining, type ModelSettings } from '../train/run.js';
+import { paperProtocol, type TrainConfig } from '../train/trainer.js';
 import { abortOnSigint, choice, floatOption, intOption, runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
 
-export interface TrainCliOptions {
+/** The flags of train (and, but for net, se, augment and resume, of experiment); the schedule's names are TrainConfig's. */
+export interface TrainCliOptions extends Pick<TrainConfig, 'epochs' | 'batchSize' | 'optimizer' | 'lr' | 'momentum' | 'weightDecay' | 'stepSize' | 'gamma' | 'patience' | 'seed'> {
   data: string;
   label?: string;
   labels?: string;
@@ -24,16 +26,6 @@ export interface TrainCliOptions {
   filters: number;
   kernel?: number;
   dropout: number;
-  epochs: number;
-  batchSize: number;
-  optimizer: 'sgd' | 'adam';
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  stepSize: number;
-  gamma: number;
-  patience: number;
-  seed: number;
   weights: boolean;
   dropEmpty?: boolean;
   cacheDir: string;
@@ -62,6 +54,14 @@ export function addDataOptions(cmd: Command): Command {
     .option('--cache-dir <dir>', 'where class-weight maps are cached (computed once per training set)', 'runs/.cache');
 }
 
+type DataCliOptions = Pick<TrainCliOptions, 'data' | 'label' | 'labels' | 'merge' | 'axis' | 'seed' | 'subjects' | 'size' | 'classes' | 'weights' | 'dropEmpty' | 'cacheDir'>;
+
+/** The DataOptions that addDataOptions' flags give. */
+export function dataOptionsOf(o: DataCliOptions): DataOptions {
+  const { data, label, labels, merge, axis, seed, subjects, size, classes, weights, dropEmpty, cacheDir } = o;
+  return { data, label, labels, merge, axis, seed, subjects, size, classes, weights, dropEmpty, cacheDir };
+}
+
 /** The SE, model-size and schedule options shared by train and experiment (defaults: the paper's protocol). */
 export function addModelScheduleOptions(cmd: Command): Command {
   return cmd
@@ -80,6 +80,29 @@ export function addModelScheduleOptions(cmd: Command): Command {
     .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1), paperProtocol.stepSize)
     .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0), paperProtocol.gamma)
     .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience);
+}
+
+/** The model settings and the schedule (the paper's protocol but for the flags) that addModelScheduleOptions' flags give; the training seed is --seed. */
+export function modelScheduleOf(o: Omit<TrainCliOptions, 'net' | 'se' | 'resume'>): ModelSettings & { train: TrainConfig } {
+  return {
+    seOptions: { aggregation: o.aggregation, reduction: o.reduction, bias: o.seBias },
+    filters: o.filters,
+    kernel: o.kernel,
+    dropout: o.dropout,
+    train: {
+      ...paperProtocol,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      optimizer: o.optimizer,
+      lr: o.lr,
+      momentum: o.momentum,
+      weightDecay: o.weightDecay,
+      stepSize: o.stepSize,
+      gamma: o.gamma,
+      patience: o.patience,
+      seed: o.seed,
+    },
+  };
 }
 
 export function trainCommand(): Command {
@@ -103,30 +126,15 @@ export function trainCommand(): Command {
       const sigint = abortOnSigint('\nscse: interrupted — finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once)');
       const log = o.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       try {
+        const { train, ...model } = modelScheduleOf(o);
         const r = await runTraining({
           name: out.split('/').pop() ?? out,
           outDir: out,
           net: o.net,
           se: o.se,
-          seOptions: { aggregation: o.aggregation, reduction: o.reduction, bias: o.seBias },
-          filters: o.filters,
-          kernel: o.kernel,
-          dropout: o.dropout,
-          data: { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights, dropEmpty: o.dropEmpty, cacheDir: o.cacheDir },
-          train: {
-            ...paperProtocol,
-            epochs: o.epochs,
-            batchSize: o.batchSize,
-            optimizer: o.optimizer,
-            lr: o.lr,
-            momentum: o.momentum,
-            weightDecay: o.weightDecay,
-            stepSize: o.stepSize,
-            gamma: o.gamma,
-            patience: o.patience,
-            seed: o.seed,
-            augment: o.augment > 0 ? { translate: o.augment, intensity: { scale: 0.1, shift: 0.05 } } : undefined,
-          },
+          ...model,
+          data: dataOptionsOf(o),
+          train: { ...train, augment: o.augment > 0 ? { translate: o.augment, intensity: { scale: 0.1, shift: 0.05 } } : undefined },
           resume: o.resume,
           command: `scse ${process.argv.slice(2).join(' ')}`,
           device,

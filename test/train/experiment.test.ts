@@ -47,9 +47,9 @@ function libOptions(outDir: string, extra: Partial<ExperimentOptions> = {}): Exp
 type Json = Record<string, any>;
 const readJson = (file: string): Json => JSON.parse(readFileSync(file, 'utf8')) as Json;
 
-/** report.json without what legitimately differs between two runs (times, dates, names, command lines). */
+/** report.json without what legitimately differs between two runs (times, dates, names, command lines, the weight-cache folder). */
 function numbersOf(report: Json): unknown {
-  const volatile = new Set(['createdAt', 'command', 'wallSeconds', 'seconds', 'imagesPerSec', 'name', 'notes']);
+  const volatile = new Set(['createdAt', 'command', 'wallSeconds', 'seconds', 'imagesPerSec', 'name', 'notes', 'cacheDir']);
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
     if (v === null || typeof v !== 'object') return v;
