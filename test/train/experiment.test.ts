@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { experimentCells, runExperiment, type ExperimentOptions } from '../../src/train/experiment.js';
@@ -69,16 +69,21 @@ function mdRow(md: string, section: string, first: string): string[] {
 }
 
 const cliOut = join(root, 'cli');
-let cli: { status: number | null; stdout: string; stderr: string; seconds: number };
+let cliRun: { status: number | null; stdout: string; stderr: string; seconds: number } | undefined;
 
-beforeAll(() => {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'experiment', ...cliArgs, '--out', cliOut], { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') });
-  cli = { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
-});
+/** The CLI run of the whole grid into cliOut, made once by the first test that needs it (not the Ctrl-C one). */
+function gridCli(): NonNullable<typeof cliRun> {
+  if (!cliRun) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'experiment', ...cliArgs, '--out', cliOut], { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') });
+    cliRun = { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
+  }
+  return cliRun;
+}
 
 describe('scse experiment (CLI)', () => {
   it('(a) trains the 2 × 2 × 2 grid and writes a complete report', () => {
+    const cli = gridCli();
     expect(cli.status, cli.stderr).toBe(0);
     const out = JSON.parse(cli.stdout) as Json;
     expect(out.cells).toHaveLength(8);
@@ -121,6 +126,7 @@ describe('scse experiment (CLI)', () => {
   });
 
   it('(c) the table and the p-values follow from the cells\' per-volume Dice', () => {
+    expect(gridCli().status).toBe(0);
     const j = readJson(join(cliOut, 'report.json'));
     const md = readFileSync(join(cliOut, 'report.md'), 'utf8');
     // independent arithmetic: per test volume, the mean over the seeds of its mean Dice
@@ -187,6 +193,7 @@ describe('scse experiment interrupted (CLI)', () => {
 
 describe('runExperiment', () => {
   it('(b) stopped in its second cell and run again, gives the CLI run\'s numbers', async () => {
+    const cli = gridCli();
     expect(cli.status, cli.stderr).toBe(0);
     const out = join(root, 'lib');
     const controller = new AbortController();
