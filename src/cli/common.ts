@@ -43,10 +43,11 @@ export async function runCommand(json: boolean | undefined, body: () => Promise<
 /**
  * Ctrl-C for a command that trains: the first SIGINT prints `message` and aborts `signal` (the
  * command finishes its batch, saves a checkpoint and exits 130); another quits at once with 130.
- * `release()` (at the command's end) removes the handler unless the command was interrupted: then
- * it stays until the process exits, so that a further Ctrl-C while the command winds down (after
- * the checkpoint, before the exit) still exits 130 instead of killing the process by signal. A
- * signal handler does not keep the process alive.
+ * `release()` (at the command's end) removes the handler unless the command was interrupted. Then
+ * the handler stays (it keeps no process alive) and the process leaves through process.exit once
+ * its work is done: after a natural end Node's teardown re-arms the default SIGINT action before
+ * the process is gone, so a further Ctrl-C landing then would kill it by signal instead of the
+ * exit code 130 that the command set.
  */
 export function abortOnSigint(message: string): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
@@ -59,7 +60,8 @@ export function abortOnSigint(message: string): { signal: AbortSignal; release: 
   return {
     signal: controller.signal,
     release: () => {
-      if (!controller.signal.aborted) process.off('SIGINT', onSigint);
+      if (controller.signal.aborted) process.once('beforeExit', () => process.exit());
+      else process.off('SIGINT', onSigint);
     },
   };
 }
