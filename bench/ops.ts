@@ -6,16 +6,13 @@
 //
 // Adding an op family (e.g. batch norm): push its cases to `cases` with a new `kind`, give `ours`
 // a builder for that kind here and BUILDERS one in torch_ops.py. `flops: null` prints no GFLOP/s.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { native, type NativeTensor } from '../src/native.js';
 import '../src/ops/index.js'; // declares the native op signatures
 import { Tensor } from '../src/tensor.js';
+import { mdTable, runTorchPeer, timeMs, writeResults } from './common.js';
 
 interface Case {
   kind: string; // builder on both sides
@@ -132,50 +129,28 @@ const ours: Record<string, (c: Case) => Built> = {
   },
 };
 
-function timeMs(fn: () => void): { ms: number; minMs: number } {
-  for (let i = 0; i < warmup; i++) fn();
-  const ts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  ts.sort((a, b) => a - b);
-  return { ms: ts[Math.floor(ts.length / 2)]!, minMs: ts[0]! };
-}
-
 const gflops = (c: Case, ms: number): number | null => (c.flops === null ? null : c.flops / (ms * 1e6));
 
 const load0 = loadavg()[0]!;
 const rows: Row[] = [];
 for (const c of selected) {
   const b = ours[c.kind]!(c);
-  const { ms, minMs } = timeMs(() => b.run().forEach((t) => t.dispose()));
+  const { median: ms, min: minMs } = timeMs(() => b.run().forEach((t) => t.dispose()), runs, warmup);
   rows.push({ op: c.op, shape: c.shape, impl: 'scse', ms, gflops: gflops(c, ms), minMs });
   console.error(`scse  ${c.op.padEnd(22)} ${c.shape.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms`);
 }
 for (const t of inputs.values()) t.dispose();
 
 // ---- PyTorch peer ------------------------------------------------------------------------------
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let torchInfo = 'not run';
 if (!args['no-torch']) {
-  const env: NodeJS.ProcessEnv = { ...process.env, ATEN_CPU_CAPABILITY: 'avx512' };
-  const tcmalloc = '/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4';
-  if (existsSync(tcmalloc)) env.LD_PRELOAD = tcmalloc;
-  const r = spawnSync('/usr/bin/python3', [join(root, 'bench', 'peers', 'torch_ops.py')], {
-    input: JSON.stringify({ cases: selected, runs, warmup }),
-    env,
-    encoding: 'utf8',
-    stdio: ['pipe', 'pipe', 'inherit'],
-    maxBuffer: 1 << 24,
-  });
-  if (r.status !== 0) {
-    console.error(`torch peer failed (status ${r.status}): ${r.error?.message ?? ''}`);
+  type PeerOut = { torch: string; threads: number; results: { op: string; shape: string; ms: number; minMs: number }[] };
+  const peer = runTorchPeer<PeerOut>('torch_ops.py', { cases: selected, runs, warmup }, { progress: true });
+  if (!peer.result) {
+    console.error(`torch peer failed: ${peer.reason}`);
   } else {
-    const out = JSON.parse(r.stdout) as { torch: string; threads: number; results: { op: string; shape: string; ms: number; minMs: number }[] };
-    torchInfo = `PyTorch ${out.torch}, ${out.threads} threads, ATEN_CPU_CAPABILITY=avx512${env.LD_PRELOAD ? ', tcmalloc' : ''}`;
-    for (const t of out.results) {
+    torchInfo = `PyTorch ${peer.result.torch}, ${peer.config}`;
+    for (const t of peer.result.results) {
       const c = selected.find((s) => s.op === t.op && s.shape === t.shape)!;
       rows.push({ op: t.op, shape: t.shape, impl: 'torch', ms: t.ms, gflops: gflops(c, t.ms), minMs: t.minMs });
     }
@@ -187,7 +162,14 @@ const load1 = loadavg()[0]!;
 
 const info = native.info();
 const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '–' : v.toFixed(d));
-const lines = [
+const table = selected.map((c) => {
+  const a = rows.find((r) => r.impl === 'scse' && r.op === c.op && r.shape === c.shape);
+  const t = rows.find((r) => r.impl === 'torch' && r.op === c.op && r.shape === c.shape);
+  const ratio = a && t ? (t.ms / a.ms).toFixed(2) : '–';
+  const best = a && t ? (t.minMs / a.minMs).toFixed(2) : '–';
+  return [c.op, c.shape, fmt(a?.ms), fmt(a?.gflops), fmt(t?.ms), fmt(t?.gflops), ratio, best];
+});
+const md = [
   '# Op benchmark (CPU)',
   '',
   `${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores; scse: oneDNN ${info.onednn}, ${info.threads} threads, NHWC; ` +
@@ -195,23 +177,13 @@ const lines = [
     `GFLOP/s = 2·N·H·W·Cout·Cin·k² / time; ratio = torch ms / scse ms (> 1: scse faster), on medians and on each side's fastest run. ` +
     `1-min load average ${load0.toFixed(2)} at start, ${load1.toFixed(2)} at end (other processes on the cores make timings noisy).`,
   '',
-  '| op | shape | scse ms | scse GFLOP/s | torch ms | torch GFLOP/s | ratio | ratio (fastest) |',
-  '|---|---|---:|---:|---:|---:|---:|---:|',
-];
-for (const c of selected) {
-  const a = rows.find((r) => r.impl === 'scse' && r.op === c.op && r.shape === c.shape);
-  const t = rows.find((r) => r.impl === 'torch' && r.op === c.op && r.shape === c.shape);
-  const ratio = a && t ? (t.ms / a.ms).toFixed(2) : '–';
-  const best = a && t ? (t.minMs / a.minMs).toFixed(2) : '–';
-  lines.push(`| ${c.op} | ${c.shape} | ${fmt(a?.ms)} | ${fmt(a?.gflops)} | ${fmt(t?.ms)} | ${fmt(t?.gflops)} | ${ratio} | ${best} |`);
-}
-console.log(lines.join('\n'));
+  mdTable(['op', 'shape', 'scse ms', 'scse GFLOP/s', 'torch ms', 'torch GFLOP/s', 'ratio', 'ratio (fastest)'], table, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']),
+  '',
+].join('\n');
 // Only a complete run (every case, both impls) replaces the recorded results.
-if (args.only || args['no-torch']) {
-  console.error('partial run (--only / --no-torch): bench/results/ops.{json,md} left unchanged');
+if (args.only || args['no-torch'] || torchInfo === 'not run') {
+  console.log(md);
+  console.error('partial run (--only / --no-torch / no torch peer): bench/results/ops.{json,md} left unchanged');
 } else {
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'ops.json'), JSON.stringify(rows, null, 2) + '\n');
-  writeFileSync(join(dir, 'ops.md'), lines.join('\n') + '\n');
+  writeResults('ops', rows, md);
 }

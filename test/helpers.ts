@@ -36,6 +36,18 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
 }
 
+/** Expects `fn` to throw an error whose message contains every one of `parts` (op, argument, shapes...). */
+export function expectError(fn: () => unknown, ...parts: string[]): void {
+  let msg = '';
+  try {
+    fn();
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  expect(msg, 'expected an error').not.toBe('');
+  for (const p of parts) expect(msg).toContain(p);
+}
+
 /** Central finite differences in float64 of a scalar function of a flat parameter vector. */
 export function finiteDiff(f: (x: Float64Array) => number, x: Float64Array, h = 1e-5): Float64Array {
   const g = new Float64Array(x.length);

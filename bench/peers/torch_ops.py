@@ -1,9 +1,11 @@
 """PyTorch peer for bench/ops.ts: times the same op cases NCHW, as PyTorch users run them.
-Reads the case list (JSON) from stdin, prints one JSON document: [{op, shape, ms}].
+Reads {cases, runs, warmup} (JSON) from argv[1], prints one JSON document:
+{torch, threads, results: [{op, shape, ms, minMs}]}; one progress line per case on stderr.
 
-Run by bench/ops.ts with /usr/bin/python3, all cores, tcmalloc preloaded when installed and
-ATEN_CPU_CAPABILITY=avx512. Backward is split like ours: torch.ops.aten.convolution_backward with
-an output mask selecting the input gradient (data) or the weight gradient (weights)."""
+Run by bench/ops.ts through bench/common.ts runTorchPeer: /usr/bin/python3, all cores, tcmalloc
+preloaded when installed and ATEN_CPU_CAPABILITY=avx512. Backward is split like ours:
+torch.ops.aten.convolution_backward with an output mask selecting the input gradient (data) or
+the weight gradient (weights)."""
 import json
 import os
 import sys
@@ -59,7 +61,7 @@ BUILDERS = {"conv2d": conv2d, "batchnorm": batchnorm}
 
 
 def main():
-    spec = json.load(sys.stdin)
+    spec = json.loads(sys.argv[1])
     out = []
     with torch.no_grad():
         for case in spec["cases"]:

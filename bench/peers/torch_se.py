@@ -1,5 +1,6 @@
-"""PyTorch peer for bench/se.ts: the authors' SE blocks (ai-med squeeze_and_excitation formulation),
-NCHW as PyTorch users run them, timed forward and forward+backward. Prints one JSON document.
+"""PyTorch peer for bench/se.ts: the authors' SE blocks (ai-med squeeze_and_excitation formulation,
+as in torch_models.py), NCHW as PyTorch users run them, timed forward and forward+backward.
+Prints one JSON document.
 
 Run by bench/se.ts with /usr/bin/python3, all cores, tcmalloc preloaded when installed and
 ATEN_CPU_CAPABILITY=avx512 (its best configuration on this machine)."""
@@ -9,39 +10,9 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 
-
-class ChannelSE(nn.Module):
-    def __init__(self, c, r=2):
-        super().__init__()
-        self.fc1 = nn.Linear(c, c // r, bias=True)
-        self.fc2 = nn.Linear(c // r, c, bias=True)
-
-    def forward(self, x):
-        n, c = x.shape[:2]
-        z = x.mean(dim=(2, 3))
-        s = torch.sigmoid(self.fc2(torch.relu(self.fc1(z))))
-        return x * s.view(n, c, 1, 1)
-
-
-class SpatialSE(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv = nn.Conv2d(c, 1, 1)
-
-    def forward(self, x):
-        return x * torch.sigmoid(self.conv(x))
-
-
-class ChannelSpatialSE(nn.Module):
-    def __init__(self, c, r=2, agg="add"):
-        super().__init__()
-        self.cse, self.sse, self.agg = ChannelSE(c, r), SpatialSE(c), agg
-
-    def forward(self, x):
-        a, b = self.cse(x), self.sse(x)
-        return a + b if self.agg == "add" else torch.max(a, b) if self.agg == "max" else a * b
+# the SE blocks of the models' twin (same directory): cSE, sSE and scSE with add/max/mul
+from torch_models import ChannelSE, ChannelSpatialSE, SpatialSE
 
 
 def median_ms(fn, reps):

@@ -71,39 +71,41 @@ dnnl::primitive_attr userScratchpad() {
   return a;
 }
 
-struct Fwd {
-  BnFwd::primitive_desc pd;
-  BnFwd prim;
+template <class P>
+struct Prim {
+  typename P::primitive_desc pd;
+  P prim;
 };
-struct Bwd {
-  BnBwd::primitive_desc pd;
-  BnBwd prim;
-};
+using Fwd = Prim<BnFwd>;
+using Bwd = Prim<BnBwd>;
+
+// The primitive for `k` from `cache`, built from makePd() on a miss. Each caller's cache is
+// thread_local: primitives then never cross threads.
+template <class P, class MakePd>
+Prim<P>& cached(std::map<Key, Prim<P>>& cache, const Key& k, MakePd makePd) {
+  auto it = cache.find(k);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCached) cache.clear();
+  typename P::primitive_desc pd = makePd();
+  return cache.emplace(k, Prim<P>{pd, P(pd)}).first->second;
+}
 
 BnFwd::primitive_desc fwdPd(const Dims& d, float eps, normalization_flags f, prop_kind pk) {
   return BnFwd::primitive_desc(BnFwd::desc(pk, dataMd(d), eps, f), userScratchpad(), cpuEngine());
 }
 
 Fwd& forwardPrim(const Dims& d, float eps, normalization_flags f, prop_kind pk) {
-  thread_local std::map<Key, Fwd> cache;  // per thread: primitives then never cross threads
-  Key k = makeKey(d, eps, f, int(pk));
-  auto it = cache.find(k);
-  if (it != cache.end()) return it->second;
-  if (cache.size() >= kMaxCached) cache.clear();
-  auto pd = fwdPd(d, eps, f, pk);
-  return cache.emplace(k, Fwd{pd, BnFwd(pd)}).first->second;
+  thread_local std::map<Key, Fwd> cache;
+  return cached(cache, makeKey(d, eps, f, int(pk)), [&] { return fwdPd(d, eps, f, pk); });
 }
 
 Bwd& backwardPrim(const Dims& d, float eps, normalization_flags f) {
   thread_local std::map<Key, Bwd> cache;
-  Key k = makeKey(d, eps, f, int(prop_kind::backward));
-  auto it = cache.find(k);
-  if (it != cache.end()) return it->second;
-  if (cache.size() >= kMaxCached) cache.clear();
-  // the backward pd needs the matching forward-training pd as a hint
-  auto hint = fwdPd(d, eps, f, prop_kind::forward_training);
-  BnBwd::primitive_desc pd(BnBwd::desc(prop_kind::backward, dataMd(d), dataMd(d), eps, f), userScratchpad(), cpuEngine(), hint);
-  return cache.emplace(k, Bwd{pd, BnBwd(pd)}).first->second;
+  return cached(cache, makeKey(d, eps, f, int(prop_kind::backward)), [&] {
+    // the backward pd needs the matching forward-training pd as a hint
+    auto hint = fwdPd(d, eps, f, prop_kind::forward_training);
+    return BnBwd::primitive_desc(BnBwd::desc(prop_kind::backward, dataMd(d), dataMd(d), eps, f), userScratchpad(), cpuEngine(), hint);
+  });
 }
 
 void run(const dnnl::primitive& p, const memory::desc& scratchMd, std::unordered_map<int, memory> args) {
@@ -115,6 +117,18 @@ void run(const dnnl::primitive& p, const memory::desc& scratchMd, std::unordered
 
 const normalization_flags kAffine = normalization_flags::use_scale | normalization_flags::use_shift;
 const normalization_flags kAffineGlobal = kAffine | normalization_flags::use_global_stats;
+
+// Training (mean/var are written: the batch statistics) or inference (mean/var are read).
+void runForward(const Fwd& f, const Dims& d, NTensor* x, NTensor* y, NTensor* gamma, NTensor* beta, NTensor* mean, NTensor* var) {
+  memory::desc dm = dataMd(d), cm = chanMd(d);
+  run(f.prim, f.pd.scratchpad_desc(),
+      {{DNNL_ARG_SRC, mem(dm, x)},
+       {DNNL_ARG_DST, mem(dm, y)},
+       {DNNL_ARG_SCALE, mem(cm, gamma)},
+       {DNNL_ARG_SHIFT, mem(cm, beta)},
+       {DNNL_ARG_MEAN, mem(cm, mean)},
+       {DNNL_ARG_VARIANCE, mem(cm, var)}});
+}
 
 Napi::Array array(Napi::Env env, std::initializer_list<Napi::Object> xs) {
   Napi::Array r = Napi::Array::New(env, xs.size());
@@ -155,15 +169,7 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   Napi::Object vo = NTensor::New(env, {d.C}, DType::F32);
   NTensor *y = NTensor::Unwrap(yo), *mean = NTensor::Unwrap(mo), *var = NTensor::Unwrap(vo);
 
-  Fwd& f = forwardPrim(d, eps, kAffine, prop_kind::forward_training);
-  memory::desc dm = dataMd(d), cm = chanMd(d);
-  run(f.prim, f.pd.scratchpad_desc(),
-      {{DNNL_ARG_SRC, mem(dm, x)},
-       {DNNL_ARG_DST, mem(dm, y)},
-       {DNNL_ARG_SCALE, mem(cm, gamma)},
-       {DNNL_ARG_SHIFT, mem(cm, beta)},
-       {DNNL_ARG_MEAN, mem(cm, mean)},
-       {DNNL_ARG_VARIANCE, mem(cm, var)}});
+  runForward(forwardPrim(d, eps, kAffine, prop_kind::forward_training), d, x, y, gamma, beta, mean, var);
 
   if (rm) {
     // PyTorch semantics: running = (1 - m) * running + m * batch, with the unbiased variance
@@ -193,15 +199,7 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
                cudaops::batchNormInfer(info.Env(), x, gamma, beta, mean, var, eps));
 
   Napi::Object yo = NTensor::New(info.Env(), x->shape(), DType::F32);
-  Fwd& f = forwardPrim(d, eps, kAffineGlobal, prop_kind::forward_inference);
-  memory::desc dm = dataMd(d), cm = chanMd(d);
-  run(f.prim, f.pd.scratchpad_desc(),
-      {{DNNL_ARG_SRC, mem(dm, x)},
-       {DNNL_ARG_DST, mem(dm, NTensor::Unwrap(yo))},
-       {DNNL_ARG_SCALE, mem(cm, gamma)},
-       {DNNL_ARG_SHIFT, mem(cm, beta)},
-       {DNNL_ARG_MEAN, mem(cm, mean)},
-       {DNNL_ARG_VARIANCE, mem(cm, var)}});
+  runForward(forwardPrim(d, eps, kAffineGlobal, prop_kind::forward_inference), d, x, NTensor::Unwrap(yo), gamma, beta, mean, var);
   return yo;
 }
 

@@ -39,3 +39,29 @@ export async function runCommand(json: boolean | undefined, body: () => Promise<
     process.exitCode = e instanceof UsageError ? 2 : 1;
   }
 }
+
+/**
+ * Ctrl-C for a command that trains: the first SIGINT prints `message` and aborts `signal` (the
+ * command finishes its batch, saves a checkpoint and exits 130); another quits at once with 130.
+ * `release()` (at the command's end) removes the handler unless the command was interrupted. Then
+ * the handler stays (it keeps no process alive) and the process leaves through process.exit once
+ * its work is done: after a natural end Node's teardown re-arms the default SIGINT action before
+ * the process is gone, so a further Ctrl-C landing then would kill it by signal instead of the
+ * exit code 130 that the command set.
+ */
+export function abortOnSigint(message: string): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    console.error(message);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return {
+    signal: controller.signal,
+    release: () => {
+      if (controller.signal.aborted) process.once('beforeExit', () => process.exit());
+      else process.off('SIGINT', onSigint);
+    },
+  };
+}

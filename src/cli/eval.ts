@@ -5,7 +5,7 @@ import { evaluateSet } from '../train/evaluate.js';
 import { prepareData } from '../train/pipeline.js';
 import { runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
-import { addDataOptions, type TrainCliOptions } from './train.js';
+import { addDataOptions, dataOptionsOf, type TrainCliOptions } from './train.js';
 
 export function evalCommand(): Command {
   const cmd = new Command('eval').description(
@@ -19,7 +19,7 @@ export function evalCommand(): Command {
     runCommand(o.json, () => {
       const device = resolveCliDevice(cmd, o.device);
       const loaded = modelFromCheckpoint(o.checkpoint, device);
-      const data = prepareData({ data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: loaded.axis ?? o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights, dropEmpty: o.dropEmpty, cacheDir: o.cacheDir });
+      const data = prepareData({ ...dataOptionsOf(o), axis: loaded.axis ?? o.axis });
       if (data.classes.length !== loaded.model.config.numClasses) {
         throw new Error(`the checkpoint predicts ${loaded.model.config.numClasses} classes, the data has ${data.classes.length}`);
       }

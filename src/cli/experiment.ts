@@ -7,9 +7,9 @@ import { modelNames, type ModelName } from '../models/index.js';
 import type { SeKind } from '../nn/se.js';
 import { runExperiment } from '../train/experiment.js';
 import { testSummary } from '../train/report/summary.js';
-import { runCommand } from './common.js';
+import { abortOnSigint, runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
-import { addDataOptions, addModelScheduleOptions, dataConfig, trainConfig, type TrainCliOptions } from './train.js';
+import { addDataOptions, addModelScheduleOptions, dataOptionsOf, modelScheduleOf, type TrainCliOptions } from './train.js';
 
 const SE_KINDS = ['none', 'cse', 'sse', 'scse'] as const;
 
@@ -58,14 +58,7 @@ export function experimentCommand(): Command {
   return cmd.action((o: ExperimentCliOptions) =>
     runCommand(o.json, async () => {
       const device = resolveCliDevice(cmd, o.device);
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        if (++interrupts > 1) process.exit(130);
-        console.error('\nscse: interrupted — finishing the current batch and saving the cell\'s checkpoint (Ctrl-C again to quit at once)');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
+      const sigint = abortOnSigint('\nscse: interrupted — finishing the current batch and saving the cell\'s checkpoint (Ctrl-C again to quit at once)');
       const log = o.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       try {
         const r = await runExperiment({
@@ -74,15 +67,11 @@ export function experimentCommand(): Command {
           nets: o.nets,
           se: o.se,
           seeds: o.seeds ?? [o.seed],
-          seOptions: { aggregation: o.aggregation, reduction: o.reduction, bias: o.seBias },
-          filters: o.filters,
-          kernel: o.kernel,
-          dropout: o.dropout,
-          data: dataConfig(o),
-          train: trainConfig(o),
+          ...modelScheduleOf(o),
+          data: dataOptionsOf(o),
           command: `scse ${process.argv.slice(2).join(' ')}`,
           device,
-          signal: controller.signal,
+          signal: sigint.signal,
           progress: o.progress && !o.json,
           log,
         });
@@ -97,7 +86,7 @@ export function experimentCommand(): Command {
         log(`report: ${o.out}/report.md`);
         return { out: o.out, table, cells, wallSeconds: r.wallSeconds, trainingWallSeconds: e.protocol.wallSeconds };
       } finally {
-        process.off('SIGINT', onSigint);
+        sigint.release();
       }
     }),
   );

@@ -2,12 +2,14 @@ import { Command, Option } from 'commander';
 
 import { modelNames, type ModelName } from '../models/index.js';
 import type { SeKind } from '../nn/se.js';
-import { runTraining } from '../train/run.js';
-import { paperProtocol } from '../train/trainer.js';
-import { choice, floatOption, intOption, runCommand } from './common.js';
+import type { DataOptions } from '../train/pipeline.js';
+import { runTraining, type ModelSettings } from '../train/run.js';
+import { paperProtocol, type TrainConfig } from '../train/trainer.js';
+import { abortOnSigint, choice, floatOption, intOption, runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
 
-export interface TrainCliOptions {
+/** The flags of train (and, but for net, se, augment and resume, of experiment); the schedule's names are TrainConfig's. */
+export interface TrainCliOptions extends Pick<TrainConfig, 'epochs' | 'batchSize' | 'optimizer' | 'lr' | 'momentum' | 'weightDecay' | 'stepSize' | 'gamma' | 'patience' | 'seed'> {
   data: string;
   label?: string;
   labels?: string;
@@ -24,16 +26,6 @@ export interface TrainCliOptions {
   filters: number;
   kernel?: number;
   dropout: number;
-  epochs: number;
-  batchSize: number;
-  optimizer: 'sgd' | 'adam';
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  stepSize: number;
-  gamma: number;
-  patience: number;
-  seed: number;
   weights: boolean;
   dropEmpty?: boolean;
   cacheDir: string;
@@ -62,6 +54,14 @@ export function addDataOptions(cmd: Command): Command {
     .option('--cache-dir <dir>', 'where class-weight maps are cached (computed once per training set)', 'runs/.cache');
 }
 
+type DataCliOptions = Pick<TrainCliOptions, 'data' | 'label' | 'labels' | 'merge' | 'axis' | 'seed' | 'subjects' | 'size' | 'classes' | 'weights' | 'dropEmpty' | 'cacheDir'>;
+
+/** The DataOptions that addDataOptions' flags give. */
+export function dataOptionsOf(o: DataCliOptions): DataOptions {
+  const { data, label, labels, merge, axis, seed, subjects, size, classes, weights, dropEmpty, cacheDir } = o;
+  return { data, label, labels, merge, axis, seed, subjects, size, classes, weights, dropEmpty, cacheDir };
+}
+
 /** The SE, model-size and schedule options shared by train and experiment (defaults: the paper's protocol). */
 export function addModelScheduleOptions(cmd: Command): Command {
   return cmd
@@ -83,28 +83,27 @@ export function addModelScheduleOptions(cmd: Command): Command {
     .option('--augment <pixels>', 'random translation by up to this many pixels plus intensity jitter (±10% scale, ±0.05 shift)', intOption('--augment', 0), 0);
 }
 
-type SharedCliOptions = Omit<TrainCliOptions, 'net' | 'se' | 'resume' | 'out' | 'progress' | 'device' | 'json'>;
-
-/** The data source of a train/experiment command line. */
-export function dataConfig(o: SharedCliOptions) {
-  return { data: o.data, label: o.label, labels: o.labels, merge: o.merge, axis: o.axis, seed: o.seed, subjects: o.subjects, size: o.size, classes: o.classes, weights: o.weights, dropEmpty: o.dropEmpty, cacheDir: o.cacheDir };
-}
-
-/** The training schedule of a train/experiment command line (the paper's protocol by default). */
-export function trainConfig(o: SharedCliOptions) {
+/** The model settings and the schedule (the paper's protocol but for the flags) that addModelScheduleOptions' flags give; the training seed is --seed. */
+export function modelScheduleOf(o: Omit<TrainCliOptions, 'net' | 'se' | 'resume'>): ModelSettings & { train: TrainConfig } {
   return {
-    ...paperProtocol,
-    epochs: o.epochs,
-    batchSize: o.batchSize,
-    optimizer: o.optimizer,
-    lr: o.lr,
-    momentum: o.momentum,
-    weightDecay: o.weightDecay,
-    stepSize: o.stepSize,
-    gamma: o.gamma,
-    patience: o.patience,
-    seed: o.seed,
-    augment: o.augment > 0 ? { translate: o.augment, intensity: { scale: 0.1, shift: 0.05 } } : undefined,
+    seOptions: { aggregation: o.aggregation, reduction: o.reduction, bias: o.seBias },
+    filters: o.filters,
+    kernel: o.kernel,
+    dropout: o.dropout,
+    train: {
+      ...paperProtocol,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      optimizer: o.optimizer,
+      lr: o.lr,
+      momentum: o.momentum,
+      weightDecay: o.weightDecay,
+      stepSize: o.stepSize,
+      gamma: o.gamma,
+      patience: o.patience,
+      seed: o.seed,
+      augment: o.augment > 0 ? { translate: o.augment, intensity: { scale: 0.1, shift: 0.05 } } : undefined,
+    },
   };
 }
 
@@ -124,31 +123,22 @@ export function trainCommand(): Command {
     runCommand(o.json, async () => {
       const device = resolveCliDevice(cmd, o.device);
       const out = o.out ?? `runs/${o.net}-${o.se}`;
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        if (++interrupts > 1) process.exit(130);
-        console.error('\nscse: interrupted — finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once)');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
+      const sigint = abortOnSigint('\nscse: interrupted — finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once)');
       const log = o.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       try {
+        const { train, ...model } = modelScheduleOf(o);
         const r = await runTraining({
           name: out.split('/').pop() ?? out,
           outDir: out,
           net: o.net,
           se: o.se,
-          seOptions: { aggregation: o.aggregation, reduction: o.reduction, bias: o.seBias },
-          filters: o.filters,
-          kernel: o.kernel,
-          dropout: o.dropout,
-          data: dataConfig(o),
-          train: trainConfig(o),
+          ...model,
+          data: dataOptionsOf(o),
+          train,
           resume: o.resume,
           command: `scse ${process.argv.slice(2).join(' ')}`,
           device,
-          signal: controller.signal,
+          signal: sigint.signal,
           progress: o.progress && !o.json,
           log,
         });
@@ -161,7 +151,7 @@ export function trainCommand(): Command {
         log(`report: ${out}/report.md`);
         return { out, test: { mean: t.mean, std: t.std, volumes: t.volumes }, bestEpoch: r.result.bestEpoch, epochs: r.result.history.length, wallSeconds: r.result.wallSeconds };
       } finally {
-        process.off('SIGINT', onSigint);
+        sigint.release();
       }
     }),
   );

@@ -29,25 +29,33 @@ function kernelPair(layer: string, k: number | Pair): Pair {
   return [positive(layer, 'kernel', p[0]), positive(layer, 'kernel', p[1])];
 }
 
-/** nn.Conv2d: weight and bias ~ U(±1/√fanIn), fanIn = inC·kH·kW (kaiming_uniform_(a=√5)). */
-export class Conv2d extends Module {
+/**
+ * What the two layers share: argument checks, the geometry options, and weight and bias drawn
+ * from U(±1/√fanIn) (kaiming_uniform_(a=√5)), the weight first (the generator's order decides
+ * the values). `transposed`: weight [inC, kH, kW, outC] and fanIn = outC·kH·kW; otherwise OHWI
+ * and fanIn = inC·kH·kW. Exported only for the declaration files (src/nn/index.ts does not).
+ */
+export abstract class ConvLayer<O extends Conv2dOptions | ConvTranspose2dOptions> extends Module {
   readonly kernel: Pair;
-  readonly opts: Conv2dOptions;
+  readonly opts: O;
 
-  constructor(
+  protected constructor(
+    layer: string,
     readonly inChannels: number,
     readonly outChannels: number,
     kernel: number | Pair,
-    opts: Conv2dLayerOptions = {},
+    opts: O & { bias?: boolean },
+    transposed: boolean,
   ) {
     super();
-    positive('Conv2d', 'inChannels', inChannels);
-    positive('Conv2d', 'outChannels', outChannels);
-    this.kernel = kernelPair('Conv2d', kernel);
+    positive(layer, 'inChannels', inChannels);
+    positive(layer, 'outChannels', outChannels);
+    this.kernel = kernelPair(layer, kernel);
     const { bias = true, ...geometry } = opts;
-    this.opts = geometry;
-    const fanIn = inChannels * this.kernel[0] * this.kernel[1];
-    this.param('weight', defaultUniform([outChannels, this.kernel[0], this.kernel[1], inChannels], fanIn));
+    this.opts = geometry as O;
+    const [kH, kW] = this.kernel;
+    const fanIn = (transposed ? outChannels : inChannels) * kH * kW;
+    this.param('weight', defaultUniform(transposed ? [inChannels, kH, kW, outChannels] : [outChannels, kH, kW, inChannels], fanIn));
     this.param('bias', bias ? defaultUniform([outChannels], fanIn) : null);
   }
 
@@ -57,6 +65,13 @@ export class Conv2d extends Module {
 
   get bias(): Tensor | null {
     return this.maybeP('bias');
+  }
+}
+
+/** nn.Conv2d: weight and bias ~ U(±1/√fanIn), fanIn = inC·kH·kW (kaiming_uniform_(a=√5)). */
+export class Conv2d extends ConvLayer<Conv2dOptions> {
+  constructor(inChannels: number, outChannels: number, kernel: number | Pair, opts: Conv2dLayerOptions = {}) {
+    super('Conv2d', inChannels, outChannels, kernel, opts, false);
   }
 
   forward(x: Tensor): Tensor {
@@ -69,33 +84,9 @@ export class Conv2d extends Module {
  * dim 1 (torch.nn.init._calculate_fan_in_and_fan_out): fanIn = outC·kH·kW, for the weight and
  * the bias alike. We store [inC, kH, kW, outC] and use that same fan-in.
  */
-export class ConvTranspose2d extends Module {
-  readonly kernel: Pair;
-  readonly opts: ConvTranspose2dOptions;
-
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    kernel: number | Pair,
-    opts: ConvTranspose2dLayerOptions = {},
-  ) {
-    super();
-    positive('ConvTranspose2d', 'inChannels', inChannels);
-    positive('ConvTranspose2d', 'outChannels', outChannels);
-    this.kernel = kernelPair('ConvTranspose2d', kernel);
-    const { bias = true, ...geometry } = opts;
-    this.opts = geometry;
-    const fanIn = outChannels * this.kernel[0] * this.kernel[1];
-    this.param('weight', defaultUniform([inChannels, this.kernel[0], this.kernel[1], outChannels], fanIn));
-    this.param('bias', bias ? defaultUniform([outChannels], fanIn) : null);
-  }
-
-  get weight(): Tensor {
-    return this.p('weight');
-  }
-
-  get bias(): Tensor | null {
-    return this.maybeP('bias');
+export class ConvTranspose2d extends ConvLayer<ConvTranspose2dOptions> {
+  constructor(inChannels: number, outChannels: number, kernel: number | Pair, opts: ConvTranspose2dLayerOptions = {}) {
+    super('ConvTranspose2d', inChannels, outChannels, kernel, opts, true);
   }
 
   forward(x: Tensor): Tensor {

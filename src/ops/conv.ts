@@ -126,28 +126,51 @@ function geometry(op: string, x: Tensor, w: Tensor, bias: Tensor | null, opts: C
 }
 
 /**
+ * The backward both convolutions share: x is kept for the weight (and bias) gradient and w for
+ * the input gradient, each only when that gradient is needed; `data` and `weights` are the
+ * op's native backward calls with its geometry bound.
+ */
+function attachBackward(
+  op: string,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  y: Tensor,
+  data: (gy: NativeTensor, w: NativeTensor, xShape: number[]) => NativeTensor,
+  weights: (x: NativeTensor, gy: NativeTensor, wShape: number[], withBias: boolean) => NativeTensor[],
+): void {
+  if (!needsGrad(x, w, bias)) return;
+  const needX = x.requiresGrad;
+  const needW = w.requiresGrad || bias?.requiresGrad === true;
+  const xs = needW ? x.handle.share() : null;
+  const ws = needX ? w.handle.share() : null;
+  const xShape = [...x.shape];
+  const wShape = [...w.shape];
+  const inputs = bias ? [x, w, bias] : [x, w];
+  const saved = [xs, ws].filter((t): t is NativeTensor => t !== null);
+  attach(op, inputs, [y], saved, ([gy]) => {
+    const dx = ws ? wrap(data(gy!.handle, ws, xShape)) : null;
+    const dwb = xs ? weights(xs, gy!.handle, wShape, bias !== null).map(wrap) : [null, null];
+    return [dx, dwb[0] ?? null, dwb[1] ?? null];
+  });
+}
+
+/**
  * 2-D convolution: x [N,H,W,inC], w [outC,kH,kW,inC], optional bias [outC] -> [N,OH,OW,outC]
  * with OH = floor((H + 2p - d(k-1) - 1) / s) + 1 (PyTorch's Conv2d).
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  const g = geometry('conv2d', x, w, bias, opts, false);
-  const { stride: s, padding: p, dilation: d } = g;
+  const { stride: s, padding: p, dilation: d } = geometry('conv2d', x, w, bias, opts, false);
   const y = wrap(native.conv2d(x.handle, w.handle, bias?.handle ?? null, s, p, d));
-  if (needsGrad(x, w, bias)) {
-    const needX = x.requiresGrad;
-    const needW = w.requiresGrad || bias?.requiresGrad === true;
-    const xs = needW ? x.handle.share() : null;
-    const ws = needX ? w.handle.share() : null;
-    const xShape = [...x.shape];
-    const wShape = [...w.shape];
-    const inputs = bias ? [x, w, bias] : [x, w];
-    const saved = [xs, ws].filter((t): t is NativeTensor => t !== null);
-    attach('conv2d', inputs, [y], saved, ([gy]) => {
-      const dx = ws ? wrap(native.conv2dBackwardData(gy!.handle, ws, xShape, s, p, d)) : null;
-      const dwb = xs ? native.conv2dBackwardWeights(xs, gy!.handle, wShape, bias !== null, s, p, d).map(wrap) : [null, null];
-      return [dx, dwb[0] ?? null, dwb[1] ?? null];
-    });
-  }
+  attachBackward(
+    'conv2d',
+    x,
+    w,
+    bias,
+    y,
+    (gy, ws, xShape) => native.conv2dBackwardData(gy, ws, xShape, s, p, d),
+    (xs, gy, wShape, withBias) => native.conv2dBackwardWeights(xs, gy, wShape, withBias, s, p, d),
+  );
   return y;
 }
 
@@ -156,24 +179,17 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
  * optional bias [outC] -> [N,OH,OW,outC] with OH = (H-1)s - 2p + d(k-1) + outputPadding + 1.
  */
 export function convTranspose2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: ConvTranspose2dOptions = {}): Tensor {
-  const g = geometry('convTranspose2d', x, w, bias, opts, true);
-  const { stride: s, padding: p, outputPadding: op, dilation: d } = g;
+  const { stride: s, padding: p, outputPadding: op, dilation: d } = geometry('convTranspose2d', x, w, bias, opts, true);
   const y = wrap(native.convTranspose2d(x.handle, w.handle, bias?.handle ?? null, s, p, op, d));
-  if (needsGrad(x, w, bias)) {
-    const needX = x.requiresGrad;
-    const needW = w.requiresGrad || bias?.requiresGrad === true;
-    const xs = needW ? x.handle.share() : null;
-    const ws = needX ? w.handle.share() : null;
-    const xShape = [...x.shape];
-    const wShape = [...w.shape];
-    const inputs = bias ? [x, w, bias] : [x, w];
-    const saved = [xs, ws].filter((t): t is NativeTensor => t !== null);
-    attach('convTranspose2d', inputs, [y], saved, ([gy]) => {
-      const dx = ws ? wrap(native.convTranspose2dBackwardData(gy!.handle, ws, xShape, s, p, op, d)) : null;
-      const dwb = xs ? native.convTranspose2dBackwardWeights(xs, gy!.handle, wShape, bias !== null, s, p, op, d).map(wrap) : [null, null];
-      return [dx, dwb[0] ?? null, dwb[1] ?? null];
-    });
-  }
+  attachBackward(
+    'convTranspose2d',
+    x,
+    w,
+    bias,
+    y,
+    (gy, ws, xShape) => native.convTranspose2dBackwardData(gy, ws, xShape, s, p, op, d),
+    (xs, gy, wShape, withBias) => native.convTranspose2dBackwardWeights(xs, gy, wShape, withBias, s, p, op, d),
+  );
   return y;
 }
 

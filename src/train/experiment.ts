@@ -13,16 +13,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { ModelName } from '../models/index.js';
-import type { SeKind, SeOptions } from '../nn/se.js';
+import type { SeKind } from '../nn/se.js';
 import { prepareData, type DataOptions, type PreparedData } from './pipeline.js';
 import { loadRunReport, writeExperimentReport, type ExperimentReport, type RunReport } from './report.js';
 import { flattenConfig, fmtDuration, fmtMeanStd, mdCell, mdTable } from './report/format.js';
 import { mergeSeeds } from './report/seeds.js';
 import { imagesPerSecond, testSummary } from './report/summary.js';
-import { runTraining } from './run.js';
+import { runTraining, type ModelSettings } from './run.js';
 import type { TrainConfig } from './trainer.js';
 
-export interface ExperimentOptions {
+export interface ExperimentOptions extends ModelSettings {
   /** shown in the report title */
   name: string;
   outDir: string;
@@ -30,10 +30,6 @@ export interface ExperimentOptions {
   se: SeKind[];
   /** training seeds (initialisation, batch order, dropout); the data's seed is `data.seed` */
   seeds: number[];
-  seOptions: SeOptions;
-  filters: number;
-  kernel?: number;
-  dropout: number;
   data: DataOptions;
   /** the schedule of every cell; its `seed` is replaced by the cell's */
   train: TrainConfig;

@@ -13,15 +13,19 @@ import { prepareData, type DataOptions, type PreparedData } from './pipeline.js'
 import { writeRunReport, type RunReport } from './report.js';
 import { loadWeights, paperProtocol, train, type TrainConfig, type TrainResult } from './trainer.js';
 
-export interface RunOptions {
-  name: string;
-  outDir: string;
-  net: ModelName;
-  se: SeKind;
+/** How a run's model is built besides its network and SE kind (the same for an experiment's cells). */
+export interface ModelSettings {
   seOptions: SeOptions;
   filters: number;
   kernel?: number;
   dropout: number;
+}
+
+export interface RunOptions extends ModelSettings {
+  name: string;
+  outDir: string;
+  net: ModelName;
+  se: SeKind;
   data: DataOptions;
   train: TrainConfig;
   resume?: boolean;

@@ -1,7 +1,7 @@
 // Box plots of Dice distributions (the paper's Fig. 2/3): one cluster of boxes per category
 // (structure or network), one box per series (SE variant) with a legend. Tukey boxes: quartiles,
 // median line, whiskers to the furthest value within 1.5 IQR of the box, outliers as dots.
-import { circle, legend, legendWidth, line, linear, niceTicks, rect, svgDoc, svgToPng, text, textWidth, yAxis, type Rect, type Ticks } from './svg.js';
+import { circle, legend, legendWidth, line, linear, rect, svgDoc, svgToPng, text, textWidth, valueAxis, yAxis, type Rect, type Ticks } from './svg.js';
 import { seriesColor } from './palette.js';
 
 export interface BoxGroup {
@@ -96,16 +96,7 @@ export function boxPlotLayout(spec: BoxPlotSpec): BoxLayout & { yTicks: Ticks; r
     values.set(key, arr);
   }
   const all = [...values.values()].flat();
-  let yDomain: [number, number];
-  let yTicks: Ticks;
-  if (spec.yDomain) {
-    yDomain = [spec.yDomain[0], spec.yDomain[1]];
-    const t = niceTicks(yDomain[0], yDomain[1], 5);
-    yTicks = { ...t, values: t.values.filter((v) => v >= yDomain[0] - 1e-9 && v <= yDomain[1] + 1e-9) };
-  } else {
-    yTicks = niceTicks(all.length ? Math.min(...all) : 0, all.length ? Math.max(...all) : 1, 5);
-    yDomain = [yTicks.lo, yTicks.hi];
-  }
+  const { domain: yDomain, ticks: yTicks } = valueAxis(spec.yDomain, () => (all.length ? [Math.min(...all), Math.max(...all)] : [0, 1]));
 
   const nS = Math.max(1, series.length);
   const bw = nS > 1 ? 16 : 28;

@@ -1,5 +1,5 @@
 // Line charts: training curves (train/val loss, validation Dice, learning rate per epoch).
-import { circle, legend, legendWidth, line, linear, niceTicks, polyline, svgDoc, svgToPng, text, textWidth, yAxis, type Rect, type Ticks } from './svg.js';
+import { circle, legend, legendWidth, line, linear, niceTicks, polyline, svgDoc, svgToPng, text, textWidth, valueAxis, yAxis, type Rect, type Ticks } from './svg.js';
 import { seriesColor } from './palette.js';
 
 export interface LineSeries {
@@ -73,16 +73,7 @@ export function lineChartLayout(spec: LineChartSpec, width = spec.width ?? 720, 
   const pts = spec.series.flatMap(pairs).filter(([x, y]) => finite(x) && finite(y));
   let [x0, x1] = spec.xDomain ?? dataRange(pts.map((p) => p[0]));
   if (x0 === x1) [x0, x1] = [x0 - 0.5, x1 + 0.5];
-  let yDomain: [number, number];
-  let yTicks: Ticks;
-  if (spec.yDomain) {
-    yDomain = [spec.yDomain[0], spec.yDomain[1]];
-    const t = niceTicks(yDomain[0], yDomain[1], 5);
-    yTicks = { ...t, values: t.values.filter((v) => v >= yDomain[0] - 1e-9 && v <= yDomain[1] + 1e-9) };
-  } else {
-    yTicks = niceTicks(...dataRange(pts.map((p) => p[1])), 5);
-    yDomain = [yTicks.lo, yTicks.hi];
-  }
+  const { domain: yDomain, ticks: yTicks } = valueAxis(spec.yDomain, () => dataRange(pts.map((p) => p[1])));
   const names = spec.series.map((s) => s.name).filter((n) => n);
   const left = 22 + Math.max(...yTicks.values.map((v) => textWidth(v.toFixed(yTicks.decimals), 11))) + 10;
   const right = names.length ? legendWidth(names) + 16 : 16;

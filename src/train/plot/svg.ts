@@ -171,6 +171,20 @@ export function niceTicks(lo: number, hi: number, target = 5): Ticks {
   return { lo: values[0]!, hi: values[values.length - 1]!, step, values, decimals };
 }
 
+/**
+ * The value axis of a chart: a fixed domain (with the ticks inside it only), or the data's range
+ * (asked for only then) widened to whole ticks.
+ */
+export function valueAxis(fixed: readonly [number, number] | undefined, dataRange: () => [number, number]): { domain: [number, number]; ticks: Ticks } {
+  if (fixed) {
+    const domain: [number, number] = [fixed[0], fixed[1]];
+    const t = niceTicks(domain[0], domain[1], 5);
+    return { domain, ticks: { ...t, values: t.values.filter((v) => v >= domain[0] - 1e-9 && v <= domain[1] + 1e-9) } };
+  }
+  const ticks = niceTicks(...dataRange(), 5);
+  return { domain: [ticks.lo, ticks.hi], ticks };
+}
+
 /** Linear map of [d0, d1] onto [r0, r1]. */
 export function linear(d0: number, d1: number, r0: number, r1: number): (v: number) => number {
   const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);
