@@ -76,6 +76,28 @@ void mlpBackward(const SeArgs& a, const float* z, const float* hpre, const float
   }
 }
 
+// ---- second passes ------------------------------------------------------------------------------
+// Writes out[p, 0..C) = row(p, dst) for every pixel p: the same per-thread chunks of four-pixel
+// groups as pass 1, walked backwards, so the inputs pass 1 read last come from cache first (see
+// parallelForReverse). Outputs too big for the cache are streamed (stream_store.h): `row` then
+// writes into an L1 buffer that is copied out with streaming stores.
+template <typename Row>
+void writeRowsBackward(int64_t P, int64_t C, float* out, Row&& row) {
+  const bool stream = canStream(out, C, P * C * 4);
+  parallelForReverse(
+      (P + 3) / 4, 4 * C,
+      [&](int64_t g) {
+        alignas(64) float buf[kStreamRowMax];
+        for (int64_t p = std::min(P, g * 4 + 4) - 1; p >= g * 4; p--) {
+          row(p, stream ? buf : out + p * C);
+          if (stream) streamRow(out + p * C, buf, C);
+        }
+      },
+      [&] {
+        if (stream) streamFence();
+      });
+}
+
 // ---- forward --------------------------------------------------------------------------------------
 template <int M>
 void forwardImage(const SeArgs& a, const float* U, float* Y, float* z, float* hpre, float* s, float* q, bool* finite) {
@@ -140,25 +162,12 @@ void forwardImage(const SeArgs& a, const float* U, float* Y, float* z, float* hp
   }
   *finite = ok;
   if (!ok) return;
-  // Pass 1 split the pixels into groups of four; walking the same per-thread chunks backwards
-  // rereads U from cache first (see parallelForReverse).
-  const bool stream = canStream(Y, C, P * C * 4);
-  parallelForReverse(
-      (P + 3) / 4, 4 * C,
-      [&](int64_t g) {
-        alignas(64) float buf[kStreamRowMax];
-        for (int64_t p = std::min(P, g * 4 + 4) - 1; p >= g * 4; p--) {
-          const float* u = U + p * C;
-          float* y = stream ? buf : Y + p * C;
-          const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
+  writeRowsBackward(P, C, Y, [&](int64_t p, float* y) {
+    const float* u = U + p * C;
+    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
 #pragma omp simd
-          for (int64_t c = 0; c < C; c++) y[c] = seOut<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp);
-          if (stream) streamRow(Y + p * C, buf, C);
-        }
-      },
-      [&] {
-        if (stream) streamFence();
-      });
+    for (int64_t c = 0; c < C; c++) y[c] = seOut<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp);
+  });
 }
 
 // ---- backward -------------------------------------------------------------------------------------
@@ -265,31 +274,19 @@ void backwardImage(const SeArgs& a, const float* U, const float* dY, const float
   const float invP = 1.0f / float(P);
   for (int64_t c = 0; c < C; c++) dz[c] *= invP;  // z is a mean over the P pixels
   float* dU = g.dU + n * P * C;
-  // Same per-thread chunks as pass 1, walked backwards: (U, dY) come from cache first.
-  const bool stream = canStream(dU, C, P * C * 4);
-  parallelForReverse(
-      (P + 3) / 4, 4 * C,
-      [&](int64_t g) {
-        alignas(64) float buf[kStreamRowMax];
-        for (int64_t p = std::min(P, g * 4 + 4) - 1; p >= g * 4; p--) {
-          const float* u = U + p * C;
-          const float* dy = dY + p * C;
-          float* du = stream ? buf : dU + p * C;
-          const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
-          const float dqp = seUsesSpatial(M) ? dqpre[p] : 0.0f;
+  writeRowsBackward(P, C, dU, [&](int64_t p, float* du) {
+    const float* u = U + p * C;
+    const float* dy = dY + p * C;
+    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
+    const float dqp = seUsesSpatial(M) ? dqpre[p] : 0.0f;
 #pragma omp simd
-          for (int64_t c = 0; c < C; c++) {
-            float v = seGrad<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp, dy[c]).du;
-            if (seUsesSpatial(M)) v += dqp * a.wsq[c];
-            if (seUsesChannel(M)) v += dz[c];
-            du[c] = v;
-          }
-          if (stream) streamRow(dU + p * C, buf, C);
-        }
-      },
-      [&] {
-        if (stream) streamFence();
-      });
+    for (int64_t c = 0; c < C; c++) {
+      float v = seGrad<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp, dy[c]).du;
+      if (seUsesSpatial(M)) v += dqp * a.wsq[c];
+      if (seUsesChannel(M)) v += dz[c];
+      du[c] = v;
+    }
+  });
 }
 
 // ---- argument handling ------------------------------------------------------------------------------
