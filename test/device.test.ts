@@ -15,18 +15,9 @@ import * as ops from '../src/ops/index.js';
 import * as check from '../src/ops/check.js';
 import { SGD } from '../src/optim/sgd.js';
 import { Tensor } from '../src/tensor.js';
-import { expectClose, randn, randt } from './helpers.js';
+import { expectClose, randn, randt, thrown } from './helpers.js';
 
 const status = cudaStatus();
-
-function thrown(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return '(nothing thrown)';
-}
 
 /** Makes t claim to live on another device (its data stay on the CPU). */
 function claim<T extends Tensor>(t: T, device = 'cuda:0'): T {

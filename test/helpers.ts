@@ -37,14 +37,19 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /** Expects `fn` to throw an error whose message contains every one of `parts` (op, argument, shapes...). */
-export function expectError(fn: () => unknown, ...parts: string[]): void {
-  let msg = '';
+/** The message fn throws, or '(nothing thrown)'. */
+export function thrown(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    msg = (e as Error).message;
+    return e instanceof Error ? e.message : String(e);
   }
-  expect(msg, 'expected an error').not.toBe('');
+  return '(nothing thrown)';
+}
+
+export function expectError(fn: () => unknown, ...parts: string[]): void {
+  const msg = thrown(fn);
+  expect(msg, 'expected an error').not.toBe('(nothing thrown)');
   for (const p of parts) expect(msg).toContain(p);
 }
 

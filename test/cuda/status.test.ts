@@ -10,19 +10,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cudaStatus, DeviceUnavailableError, parseDevice, resolveDevice } from '../../src/device.js';
 import { native } from '../../src/native.js';
 import { cudaCompiled, hooks } from './hooks.js';
+import { thrown } from '../helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const status = cudaStatus();
 const noDriver = status.compiled && status.driverVersion === 0;
-
-function thrown(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return '(nothing thrown)';
-}
 
 function cli(args: string[], env: Record<string, string | undefined> = {}) {
   return spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
