@@ -17,7 +17,7 @@ inline void parallelFor(int64_t n, int64_t workPerItem, F&& f) {
 // schedule(static)` gives it) from the end to the start. For a second pass over data just streamed
 // by a first pass with the same partition: the most recently read lines, still in cache, come
 // first, instead of being evicted by the reads of the chunk's start (LRU thrashing when the data
-// is larger than the cache).
+// is larger than the cache). threadEnd() runs once per thread after its chunk (e.g. a store fence).
 template <typename F, typename End>
 inline void parallelForReverse(int64_t n, int64_t workPerItem, F&& f, End&& threadEnd) {
 #pragma omp parallel if (n * workPerItem > kParallelGrain)
@@ -29,9 +29,5 @@ inline void parallelForReverse(int64_t n, int64_t workPerItem, F&& f, End&& thre
     for (int64_t i = hi - 1; i >= lo; i--) f(i);
     threadEnd();
   }
-}
-template <typename F>
-inline void parallelForReverse(int64_t n, int64_t workPerItem, F&& f) {
-  parallelForReverse(n, workPerItem, f, [] {});
 }
 }  // namespace scse
