@@ -18,11 +18,10 @@
 import { BatchNorm2d } from '../nn/norm.js';
 import { Conv2d } from '../nn/conv.js';
 import { PReLU } from '../nn/layers.js';
-import { concat } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { Block, FCNN } from './fcnn.js';
 import { resolveOptions, type ModelConfig, type ModelOptions } from './options.js';
-import { unpoolConcat } from './sdnet.js';
+import { unpoolTo } from './sdnet.js';
 
 export class DenseBlock extends Block {
   private readonly decoder: boolean;
@@ -51,10 +50,13 @@ export class DenseBlock extends Block {
   }
 
   forward(x: Tensor, skip?: Tensor, indices?: Tensor): Tensor {
-    const h = this.decoder ? unpoolConcat(x, skip!, indices!) : x;
-    const o1 = this.conv1.forward(this.prelu.forward(this.bn1.forward(h)));
-    const o2 = this.conv2.forward(this.prelu.forward(this.bn2.forward(concat([h, o1]))));
-    const o3 = this.conv3.forward(this.prelu.forward(this.bn3.forward(concat([h, o1, o2]))));
+    // The block's input h = [skip, unpooled] (decoder) or x, kept as separate parts: the fused
+    // BN + PReLU reads concatenations without anyone building them (ops/norm_act.ts).
+    const h = this.decoder ? [skip!, unpoolTo(x, skip!, indices!)] : [x];
+    const a = this.prelu.weight;
+    const o1 = this.conv1.forward(this.bn1.forwardAct(h, 'prelu', a));
+    const o2 = this.conv2.forward(this.bn2.forwardAct([...h, o1], 'prelu', a));
+    const o3 = this.conv3.forward(this.bn3.forwardAct([...h, o1, o2], 'prelu', a));
     return this.tail(o3);
   }
 }

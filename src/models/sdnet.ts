@@ -11,17 +11,20 @@
 //   total       2,415,132 (PAPER-NOTES: ≈ 2.4e6)
 import { BatchNorm2d } from '../nn/norm.js';
 import { Conv2d } from '../nn/conv.js';
-import { relu } from '../ops/eltwise.js';
 import { maxUnpool2d } from '../ops/pool.js';
 import { concat } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { Block, FCNN } from './fcnn.js';
 import { resolveOptions, type ModelConfig, type ModelOptions } from './options.js';
 
-/** Unpools x to the skip's size with the skip's pooling indices and concatenates: [skip, unpooled]. */
+/** Unpools x to the skip's size with the skip's pooling indices. */
+export function unpoolTo(x: Tensor, skip: Tensor, indices: Tensor): Tensor {
+  return maxUnpool2d(x, indices, [skip.shape[1]!, skip.shape[2]!]);
+}
+
+/** [skip, unpooled] concatenated along channels. */
 export function unpoolConcat(x: Tensor, skip: Tensor, indices: Tensor): Tensor {
-  const up = maxUnpool2d(x, indices, [skip.shape[1]!, skip.shape[2]!]);
-  return concat([skip, up]);
+  return concat([skip, unpoolTo(x, skip, indices)]);
 }
 
 export class SDNetBlock extends Block {
@@ -40,7 +43,7 @@ export class SDNetBlock extends Block {
 
   forward(x: Tensor, skip?: Tensor, indices?: Tensor): Tensor {
     const h0 = this.decoder ? unpoolConcat(x, skip!, indices!) : x;
-    return this.tail(relu(this.bn1.forward(this.conv1.forward(h0))));
+    return this.tail(this.bn1.forwardAct(this.conv1.forward(h0), 'relu'));
   }
 }
 

@@ -17,7 +17,6 @@
 // numbers would differ by 4 · 16,384) and the two-conv bottleneck.
 import { BatchNorm2d } from '../nn/norm.js';
 import { Conv2d, ConvTranspose2d } from '../nn/conv.js';
-import { relu } from '../ops/eltwise.js';
 import { concat } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { Block, FCNN } from './fcnn.js';
@@ -46,8 +45,8 @@ export class UNetBlock extends Block {
 
   forward(x: Tensor, skip?: Tensor): Tensor {
     const h0 = this.up ? concat([skip!, this.up.forward(x)]) : x;
-    const h1 = relu(this.bn1.forward(this.conv1.forward(h0)));
-    const h2 = relu(this.bn2.forward(this.conv2.forward(h1)));
+    const h1 = this.bn1.forwardAct(this.conv1.forward(h0), 'relu');
+    const h2 = this.bn2.forwardAct(this.conv2.forward(h1), 'relu');
     return this.tail(h2);
   }
 }

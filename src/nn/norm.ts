@@ -9,6 +9,7 @@
 // keys for which isTorchOnlyKey() is true.
 import { OpArgumentError } from '../errors.js';
 import { batchNorm } from '../ops/norm.js';
+import { batchNormAct, type NormActivation } from '../ops/norm_act.js';
 import { Tensor } from '../tensor.js';
 import { Module } from './module.js';
 
@@ -53,6 +54,22 @@ export class BatchNorm2d extends Module {
       runningVar: this.b('running_var'),
       momentum: this.momentum,
       eps: this.eps,
+    });
+  }
+
+  /**
+   * activation(this.forward(concat(xs))) in one fused op (ops/norm_act.ts): what the models use
+   * for BN → ReLU / PReLU, and for QuickNAT's BN of a concatenation. `slope` is the PReLU's weight.
+   */
+  forwardAct(xs: Tensor | Tensor[], activation: NormActivation, slope?: Tensor): Tensor {
+    return batchNormAct(xs, this.p('weight'), this.p('bias'), {
+      training: this.training,
+      runningMean: this.b('running_mean'),
+      runningVar: this.b('running_var'),
+      momentum: this.momentum,
+      eps: this.eps,
+      activation,
+      ...(slope ? { slope } : {}),
     });
   }
 }

@@ -5,6 +5,7 @@ export * from './reduce.js';
 export * from './conv.js';
 export * from './linear.js';
 export * from './norm.js';
+export * from './norm_act.js';
 export * from './pool.js';
 export * from './random.js';
 export * from './loss.js';

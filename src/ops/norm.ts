@@ -59,34 +59,51 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNor
   if (typeof opts !== 'object' || opts === null || typeof opts.training !== 'boolean') {
     throw new OpArgumentError(OP, "argument 'opts.training' must be a boolean");
   }
-  const C = x.shape[3]!;
-  const why = `the channels of x ${shapeStr(x.shape)}`;
-  check.shape(OP, 'gamma', gamma, [C], why);
-  check.shape(OP, 'beta', beta, [C], why);
+  const { rm, rv, momentum, eps } = statsOptions(OP, x.shape, opts, { x, gamma, beta });
+  return opts.training ? train(x, gamma, beta, rm, rv, momentum, eps) : infer(x, gamma, beta, rm, rv, eps);
+}
+
+/**
+ * The checks batchNorm and batchNormAct share: gamma/beta (and running statistics) of shape [C]
+ * for the channels of `shape`, one device, eps > 0, momentum in [0, 1], no empty input.
+ */
+export function statsOptions(
+  op: string,
+  shape: readonly number[],
+  opts: BatchNormOptions,
+  tensors: { gamma: Tensor; beta: Tensor } & Record<string, Tensor | undefined>,
+): { rm: Tensor | undefined; rv: Tensor | undefined; momentum: number; eps: number } {
+  const C = shape[3]!;
+  const why = `the channels of ${op === OP ? 'x' : 'concat(xs)'} ${shapeStr(shape)}`;
+  check.shape(op, 'gamma', tensors.gamma, [C], why);
+  check.shape(op, 'beta', tensors.beta, [C], why);
   const { runningMean: rm, runningVar: rv } = opts;
   for (const [name, t] of [
     ['runningMean', rm],
     ['runningVar', rv],
   ] as const) {
     if (t === undefined) continue;
-    check.tensor(OP, name, t);
-    check.shape(OP, name, t, [C], why);
+    check.tensor(op, name, t);
+    check.shape(op, name, t, [C], why);
   }
-  if ((rm === undefined) !== (rv === undefined)) throw new OpArgumentError(OP, "arguments 'runningMean' and 'runningVar' must be given together");
-  check.sameDevice(OP, { x, gamma, beta, runningMean: rm, runningVar: rv });
-  const eps = check.finiteNumber(OP, 'eps', opts.eps ?? 1e-5);
-  if (eps <= 0) throw new OpArgumentError(OP, `argument 'eps' must be > 0, got ${eps}`);
-  const momentum = check.finiteNumber(OP, 'momentum', opts.momentum ?? 0.1);
-  if (momentum < 0 || momentum > 1) throw new OpArgumentError(OP, `argument 'momentum' must be in [0, 1], got ${momentum}`);
-  if (x.shape.some((d) => d === 0)) throw new OpArgumentError(OP, `argument 'x' must not be empty, got shape ${shapeStr(x.shape)}`);
-  return opts.training ? train(x, gamma, beta, rm, rv, momentum, eps) : infer(x, gamma, beta, rm, rv, eps);
+  if ((rm === undefined) !== (rv === undefined)) throw new OpArgumentError(op, "arguments 'runningMean' and 'runningVar' must be given together");
+  check.sameDevice(op, { ...tensors, runningMean: rm, runningVar: rv });
+  const eps = check.finiteNumber(op, 'eps', opts.eps ?? 1e-5);
+  if (eps <= 0) throw new OpArgumentError(op, `argument 'eps' must be > 0, got ${eps}`);
+  const momentum = check.finiteNumber(op, 'momentum', opts.momentum ?? 0.1);
+  if (momentum < 0 || momentum > 1) throw new OpArgumentError(op, `argument 'momentum' must be in [0, 1], got ${momentum}`);
+  if (shape.some((d) => d === 0)) throw new OpArgumentError(op, `argument '${op === OP ? 'x' : 'xs'}' must not be empty, got shape ${shapeStr(shape)}`);
+  if (opts.training) {
+    if (shape[0]! * shape[1]! * shape[2]! < 2) {
+      throw new OpArgumentError(op, `training needs more than one value per channel (N*H*W > 1), got ${op === OP ? 'x' : 'concat(xs)'} of shape ${shapeStr(shape)}`);
+    }
+  } else if (!rm || !rv) {
+    throw new OpArgumentError(op, "inference mode (training: false) needs 'runningMean' and 'runningVar'");
+  }
+  return { rm, rv, momentum, eps };
 }
 
 function train(x: Tensor, gamma: Tensor, beta: Tensor, rm: Tensor | undefined, rv: Tensor | undefined, momentum: number, eps: number): Tensor {
-  const count = x.shape[0]! * x.shape[1]! * x.shape[2]!;
-  if (count < 2) {
-    throw new OpArgumentError(OP, `training needs more than one value per channel (N*H*W > 1), got x of shape ${shapeStr(x.shape)}`);
-  }
   const [yh, mean, variance] = native.batchNormTrain(x.handle, gamma.handle, beta.handle, rm?.handle ?? null, rv?.handle ?? null, momentum, eps);
   const y = wrap(yh);
   if (!needsGrad(x, gamma, beta)) {
@@ -103,12 +120,11 @@ function train(x: Tensor, gamma: Tensor, beta: Tensor, rm: Tensor | undefined, r
 }
 
 function infer(x: Tensor, gamma: Tensor, beta: Tensor, rm: Tensor | undefined, rv: Tensor | undefined, eps: number): Tensor {
-  if (!rm || !rv) throw new OpArgumentError(OP, "inference mode (training: false) needs 'runningMean' and 'runningVar'");
-  const y = wrap(native.batchNormInfer(x.handle, gamma.handle, beta.handle, rm.handle, rv.handle, eps));
+  const y = wrap(native.batchNormInfer(x.handle, gamma.handle, beta.handle, rm!.handle, rv!.handle, eps));
   if (!needsGrad(x, gamma, beta)) return y;
   // copies: a later training step updates the running statistics in place
-  const ms = native.clone(rm.handle);
-  const vs = native.clone(rv.handle);
+  const ms = native.clone(rm!.handle);
+  const vs = native.clone(rv!.handle);
   const xs = x.handle.share();
   const gs = gamma.handle.share();
   attach(OP, [x, gamma, beta], [y], [xs, gs, ms, vs], ([g]) => native.batchNormBackward(xs, ms, vs, gs, g!.handle, eps, true).map(wrap));
