@@ -167,6 +167,21 @@ describe.skipIf(!gpuOk)('convolutions, linear and batch norm on CUDA (cuDNN) vs 
     parity('batchNorm eval', [x, rt([7], 55), rt([7], 56)], ([a, g, b], gpu) =>
       ops.batchNorm(a!, g!, b!, { training: false, runningMean: gpu ? rmG : rm, runningVar: gpu ? rvG : rv }), 1e-4);
   });
+
+  it('batchNormAct: the CPU fused kernel vs the CUDA composition (concat, cuDNN batch norm, PReLU)', () => {
+    const parts = [keep(Tensor.fromArray(randn([4, 6, 5, 3], 57).map((v) => v * 2 + 1), [4, 6, 5, 3], { requiresGrad: true })), rt([4, 6, 5, 4], 58)];
+    const rm = rt([7], 59, false);
+    const rv = positive([7], 60);
+    const rmG = keep(mirror(rm));
+    const rvG = keep(mirror(rv));
+    const opts = (gpu: boolean, training: boolean) => ({ training, runningMean: gpu ? rmG : rm, runningVar: gpu ? rvG : rv, activation: 'prelu' as const });
+    parity('batchNormAct train', [...parts, rt([7], 61), rt([7], 62), rt([1], 63)], ([a, b, g, be, s], gpu) =>
+      ops.batchNormAct([a!, b!], g!, be!, { ...opts(gpu, true), slope: s! }), 1e-4);
+    same(rmG, rm, 'running mean', 1e-5);
+    same(rvG, rv, 'running var', 1e-5);
+    parity('batchNormAct eval', [...parts, rt([7], 64), rt([7], 65), rt([7], 66)], ([a, b, g, be, s], gpu) =>
+      ops.batchNormAct([a!, b!], g!, be!, { ...opts(gpu, false), slope: s! }), 1e-4);
+  });
 });
 
 describe.skipIf(!gpuOk)('pooling, losses, dropout and random fills on CUDA vs CPU', () => {
