@@ -12,6 +12,7 @@
 
 #include "core/dispatch.h"
 #include "core/registry.h"
+#include "cpu/conv_patch.h"
 #include "cpu/dnnl_ctx.h"
 
 namespace scse {
@@ -284,6 +285,13 @@ Geom makeGeom(const char* op, const Shape& x, const Shape& w, bool bias, const P
 
 Shape outShape(const Geom& g) { return {g.N, g.OH, g.OW, g.OC}; }
 
+// A transposed convolution with kernel = stride and nothing else: GEMMs instead of oneDNN (conv_patch.h).
+bool isPatch(const Geom& g) {
+  return g.transposed && g.KH == g.sh && g.KW == g.sw && g.ph == 0 && g.pw == 0 && g.prh == 0 && g.prw == 0 && g.dh == 1 &&
+         g.dw == 1;
+}
+PatchGeom patchGeom(const Geom& g) { return {g.N, g.IH, g.IW, g.IC, g.OC, g.KH, g.KW}; }
+
 #ifdef SCSE_HAVE_CUDA
 // The geometry for cuDNN: symmetric padding, the output size (which implies a transposed
 // convolution's outputPadding), dilation 1 = dense.
@@ -318,6 +326,11 @@ Napi::Value forward(const Napi::CallbackInfo& info, const char* op, bool transpo
   Geom g = makeGeom(op, x->shape(), w->shape(), b != nullptr, paramsArg(info, 3, op, transposed), transposed);
   checkBias(op, b, g);
   SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"w", w}, {"bias", b}}), cudaops::convForward(info.Env(), cudaParams(g), x, w, b));
+  if (isPatch(g)) {
+    Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
+    patchDeconvForward(patchGeom(g), x->f32(), w->f32(), b ? b->f32() : nullptr, NTensor::Unwrap(out)->f32());
+    return out;
+  }
   auto entry = forwardEntry<F>(g);
   auto& e = *entry;
   Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
@@ -361,9 +374,22 @@ Napi::Value backwardWeights(const Napi::CallbackInfo& info, const char* op, bool
   checkDy(op, dy, g);
   SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"dy", dy}}),
                cudaops::convBackwardWeights(info.Env(), cudaParams(g), x, dy, ws, withBias));
+  Napi::Env env = info.Env();
+  if (isPatch(g)) {
+    Napi::Object dwo = NTensor::New(env, ws, DType::F32);
+    Napi::Array r = Napi::Array::New(env, withBias ? 2 : 1);
+    r.Set(0u, dwo);
+    float* db = nullptr;
+    if (withBias) {
+      Napi::Object dbo = NTensor::New(env, {g.OC}, DType::F32);
+      db = NTensor::Unwrap(dbo)->f32();
+      r.Set(1u, dbo);
+    }
+    patchDeconvBackwardWeights(patchGeom(g), x->f32(), dy->f32(), NTensor::Unwrap(dwo)->f32(), db);
+    return r;
+  }
   auto entry = backwardWeightsEntry<F>(g);
   auto& e = *entry;
-  Napi::Env env = info.Env();
   Napi::Object dwo = NTensor::New(env, ws, DType::F32);
   memory dwUser = userMem(g.weightsUser(), NTensor::Unwrap(dwo)->f32());
   std::unique_ptr<Storage> wBuf;

@@ -81,6 +81,10 @@ const convTCases: Case[] = [
   { name: '2x2 stride 2, 16 -> 8 channels', x: [1, 8, 8, 16], k: 2, outC: 8, opts: { stride: 2 } },
   { name: '3x3 stride 2 padding 1 outputPadding 1', x: [1, 6, 5, 4], k: 3, outC: 3, opts: { stride: 2, padding: 1, outputPadding: 1 } },
   { name: '3x3 stride 1 padding 1, batch 3', x: [3, 4, 5, 3], k: 3, outC: 2, opts: { padding: 1 } },
+  // kernel = stride: the GEMM path (native/cpu/conv_patch.cc) instead of oneDNN's deconvolution
+  { name: '3x2 kernel = stride [3, 2], 5 -> 7 channels', x: [2, 4, 5, 5], k: [3, 2], outC: 7, opts: { stride: [3, 2] } },
+  { name: '2x2 stride 2, 64 -> 48 channels, several threads', x: [2, 12, 10, 64], k: 2, outC: 48, opts: { stride: 2 } },
+  { name: '1x1 stride 1', x: [1, 3, 4, 6], k: 1, outC: 5, opts: {} },
 ];
 
 describe('convTranspose2d against tfjs (forward, dx, dw, dbias)', () => {
