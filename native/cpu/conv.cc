@@ -4,7 +4,8 @@
 // `any`: the primitive picks its blocked layout and the user's OHWI (conv) / [inC,kH,kW,outC]
 // (transposed) buffer is reordered into it on every call, since the optimizer rewrites weights in
 // the public layout each step. Primitive descriptors, primitives and weight reorders are cached by
-// geometry, so only the first call of a shape pays for creating them.
+// geometry, so only the first call of a shape pays for creating them. Backward-data of a stride-1
+// convolution runs as a forward convolution with the flipped kernel (see backwardDataAsForward).
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 #include "core/registry.h"
 #include "cpu/conv_patch.h"
 #include "cpu/dnnl_ctx.h"
+#include "cpu/parallel.h"
 
 namespace scse {
 namespace {
@@ -165,6 +167,10 @@ std::shared_ptr<Entry<typename F::BwdData::primitive_desc>> backwardDataEntry(co
   });
 }
 
+// Backward-weights stays on NHWC activations: oneDNN 2.6 has no brgconv for it, and measured on
+// 4x256x256 5x5 (64->64, 128->64) and 4x128x128 the alternatives were not faster in total:
+// `any` activations (jit on nChw16c) + reorders of x and dy were 4-15% slower, 25 sgemms over
+// padded copies (per-thread row chunks) between 5% faster and 10% slower.
 template <class F>
 std::shared_ptr<Entry<typename F::BwdWeights::primitive_desc>> backwardWeightsEntry(const Geom& g) {
   return cached<typename F::BwdWeights::primitive_desc>(g.key('w'), [&] {
@@ -187,6 +193,61 @@ memory weightsIn(Entry<PD>& e, const Geom& g, const float* w, std::unique_ptr<St
   memory m(e.wPrim, cpuEngine(), keep->ptr);
   execute(e.reorder, e.reorderScratch, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m}});
   return m;
+}
+
+// ---- backward data of a stride-1 convolution as a forward convolution ---------------------------
+// oneDNN 2.6 runs a stride-1 NHWC backward-data with its older jit kernel (~290-310 GFLOP/s here)
+// while the forward gets brgconv (~340-390). For stride 1, dX is itself a convolution of dY with
+// the kernel flipped in space and its in/out channels swapped, padded by (extent - 1 - padding) on
+// each side (dX's size comes out exactly IH x IW). Strides > 1 would need zeros inserted into dY,
+// and padding beyond the dilated kernel's extent would need negative padding: those stay on
+// oneDNN's backward-data.
+bool backwardDataAsForward(const Geom& g) {
+  if (g.transposed || g.sh != 1 || g.sw != 1) return false;
+  const int64_t eh = (g.KH - 1) * g.dh, ew = (g.KW - 1) * g.dw;
+  return g.ph <= eh && g.prh <= eh && g.pw <= ew && g.prw <= ew;
+}
+
+// The forward convolution dY -> dX: input channels OC, output channels IC, same kernel size and
+// dilation, left/right padding swapped into their complements.
+Geom flippedGeom(const Geom& g) {
+  Geom f;
+  f.N = g.N;
+  f.IC = g.OC, f.IH = g.OH, f.IW = g.OW;
+  f.OC = g.IC, f.OH = g.IH, f.OW = g.IW;
+  f.KH = g.KH, f.KW = g.KW;
+  f.dh = g.dh, f.dw = g.dw;
+  f.ph = (g.KH - 1) * g.dh - g.ph, f.prh = (g.KH - 1) * g.dh - g.prh;
+  f.pw = (g.KW - 1) * g.dw - g.pw, f.prw = (g.KW - 1) * g.dw - g.prw;
+  return f;
+}
+
+// w' [IC][KH][KW][OC] (OHWI of the flipped convolution) from w [OC][KH][KW][IC]:
+// w'[i][kh][kw][o] = w[o][KH-1-kh][KW-1-kw][i]. Under a megabyte for U-Net layers: one pass,
+// rows of w read contiguously and scattered with stride KH*KW*OC.
+void flipSwapWeights(const Geom& g, const float* w, float* out) {
+  const int64_t OC = g.OC, IC = g.IC, KH = g.KH, KW = g.KW;
+  parallelFor(OC * KH * KW, IC, [&](int64_t r) {
+    const int64_t o = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+    const float* src = w + r * IC;
+    float* dst = out + ((KH - 1 - kh) * KW + (KW - 1 - kw)) * OC + o;
+    for (int64_t i = 0; i < IC; i++) dst[i * KH * KW * OC] = src[i];
+  });
+}
+
+// dx = conv(dy, flipped w) on the cached forward primitive of the flipped geometry (shared with
+// a real forward convolution of that geometry, if the model has one).
+void backwardDataByForward(const Geom& g, const float* dy, const float* w, float* dx) {
+  const Geom f = flippedGeom(g);
+  auto entry = forwardEntry<ConvFamily>(f);
+  auto& e = *entry;
+  Storage flipped(size_t(g.OC * g.KH * g.KW * g.IC) * sizeof(float));
+  flipSwapWeights(g, w, static_cast<float*>(flipped.ptr));
+  std::unique_ptr<Storage> wBuf;
+  execute(e.prim, e.pd.scratchpad_desc(),
+          {{DNNL_ARG_SRC, userMem(f.src(), dy)},
+           {DNNL_ARG_WEIGHTS, weightsIn(e, f, static_cast<const float*>(flipped.ptr), wBuf)},
+           {DNNL_ARG_DST, userMem(f.dst(), dx)}});
 }
 
 // ---- argument parsing and checks ---------------------------------------------------------------
@@ -352,9 +413,13 @@ Napi::Value backwardData(const Napi::CallbackInfo& info, const char* op, bool tr
   Geom g = makeGeom(op, xs, w->shape(), false, paramsArg(info, 3, op, transposed), transposed);
   checkDy(op, dy, g);
   SCSE_ON_CUDA(deviceOf(op, {{"dy", dy}, {"w", w}}), cudaops::convBackwardData(info.Env(), cudaParams(g), dy, w, xs));
+  Napi::Object out = NTensor::New(info.Env(), xs, DType::F32);
+  if (backwardDataAsForward(g)) {
+    backwardDataByForward(g, dy->f32(), w->f32(), NTensor::Unwrap(out)->f32());
+    return out;
+  }
   auto entry = backwardDataEntry<F>(g);
   auto& e = *entry;
-  Napi::Object out = NTensor::New(info.Env(), xs, DType::F32);
   std::unique_ptr<Storage> wBuf;
   execute(e.prim, e.pd.scratchpad_desc(),
           {{DNNL_ARG_DIFF_DST, userMem(g.dst(), dy->f32())},

@@ -76,6 +76,102 @@ describe('conv2d against tfjs (forward, dx, dw, dbias)', () => {
   });
 });
 
+// dX of conv2d in float64, straight from the definition: every y[n,oh,ow,o] received
+// sum w[o,kh,kw,i] * x[n, oh*s - p + kh*d, ow*s - p + kw*d, i].
+function convBackwardData64(
+  dy: Float32Array,
+  dyShape: readonly number[],
+  w: Float32Array,
+  wShape: readonly number[],
+  xShape: readonly number[],
+  o: ops.Conv2dOptions,
+): Float64Array {
+  const [sh, sw] = pairOf(o.stride, 1);
+  const [ph, pw] = pairOf(o.padding, 0);
+  const [dh, dw] = pairOf(o.dilation, 1);
+  const [N, OH, OW, OC] = dyShape as [number, number, number, number];
+  const [, KH, KW, IC] = wShape as [number, number, number, number];
+  const [, IH, IW] = xShape as [number, number, number];
+  const dx = new Float64Array(N * IH * IW * IC);
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        for (let oc = 0; oc < OC; oc++) {
+          const g = dy[((n * OH + oh) * OW + ow) * OC + oc]!;
+          for (let kh = 0; kh < KH; kh++) {
+            const ih = oh * sh - ph + kh * dh;
+            if (ih < 0 || ih >= IH) continue;
+            for (let kw = 0; kw < KW; kw++) {
+              const iw = ow * sw - pw + kw * dw;
+              if (iw < 0 || iw >= IW) continue;
+              const wo = ((oc * KH + kh) * KW + kw) * IC;
+              const xo = ((n * IH + ih) * IW + iw) * IC;
+              for (let ic = 0; ic < IC; ic++) dx[xo + ic]! += g * w[wo + ic]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+// Stride-1 convolutions with padding <= dilation*(k-1) compute dX as a forward convolution of dY
+// with the flipped, channel-swapped kernel (native/cpu/conv.cc); the rest use oneDNN's
+// backward-data. Both paths, against a float64 reference and (forward, dx, dw) against tfjs.
+const bwdDataCases: (Case & { path: 'flipped forward' | 'fallback' })[] = [
+  { name: '5x5 padding 0', x: [2, 9, 8, 4], k: 5, outC: 6, opts: { padding: 0 }, path: 'flipped forward' },
+  { name: '5x5 padding 1', x: [2, 9, 8, 4], k: 5, outC: 6, opts: { padding: 1 }, path: 'flipped forward' },
+  { name: '5x5 padding 2', x: [2, 9, 8, 4], k: 5, outC: 6, opts: { padding: 2 }, path: 'flipped forward' },
+  { name: '5x5 padding 4 (= k-1)', x: [1, 6, 7, 3], k: 5, outC: 4, opts: { padding: 4 }, path: 'flipped forward' },
+  { name: '7x7 padding 3', x: [1, 11, 10, 3], k: 7, outC: 4, opts: { padding: 3 }, path: 'flipped forward' },
+  { name: '3x3 dilation 2 padding 2', x: [2, 9, 7, 3], k: 3, outC: 4, opts: { padding: 2, dilation: 2 }, path: 'flipped forward' },
+  { name: '5x5 dilation 2 padding 3, dilation [2, 1]', x: [1, 12, 9, 3], k: 5, outC: 2, opts: { padding: 3, dilation: [2, 1] }, path: 'flipped forward' },
+  { name: '1x1', x: [2, 5, 6, 16], k: 1, outC: 32, opts: {}, path: 'flipped forward' },
+  { name: '3 -> 5 channels, 5x5 padding 2', x: [2, 8, 9, 3], k: 5, outC: 5, opts: { padding: 2 }, path: 'flipped forward' },
+  { name: '65 -> 64 channels, 5x5 padding 2', x: [1, 7, 6, 65], k: 5, outC: 64, opts: { padding: 2 }, path: 'flipped forward' },
+  { name: 'non-square 3x5 kernel, padding [1, 2]', x: [2, 7, 9, 5], k: [3, 5], outC: 3, opts: { padding: [1, 2] }, path: 'flipped forward' },
+  { name: '5x5 stride 2 padding 2', x: [2, 9, 8, 4], k: 5, outC: 6, opts: { stride: 2, padding: 2 }, path: 'fallback' },
+  { name: '3x3 stride [1, 2] padding 1', x: [1, 8, 9, 5], k: 3, outC: 4, opts: { stride: [1, 2], padding: 1 }, path: 'fallback' },
+  { name: '1x1 padding 1 (beyond the kernel)', x: [1, 5, 4, 3], k: 1, outC: 2, opts: { padding: 1 }, path: 'fallback' },
+  { name: '3x3 padding [1, 3] (w beyond the kernel)', x: [1, 6, 5, 4], k: 3, outC: 3, opts: { padding: [1, 3] }, path: 'fallback' },
+];
+
+describe('conv2d backward data: flipped forward convolution and the fallback', () => {
+  bwdDataCases.forEach((c, i) => {
+    const [kh, kw] = pairOf(c.k, 1);
+    const wShape = [c.outC, kh, kw, c.x[3]!];
+    it(`${c.path}: ${c.name}, dx against float64`, () => {
+      const w = randt(wShape, 900 + i, false);
+      const y = ops.conv2d(randt(c.x, 920 + i, false), w, null, c.opts);
+      const dy = randt(y.shape, 940 + i, false);
+      const dx = native.conv2dBackwardData(dy.handle, w.handle, c.x, pairOf(c.opts.stride, 1), pairOf(c.opts.padding, 0), pairOf(c.opts.dilation, 1));
+      expect(dx.shape).toEqual(c.x);
+      const ref = convBackwardData64(dy.dataSync() as Float32Array, y.shape, w.dataSync() as Float32Array, wShape, c.x, c.opts);
+      expectClose(dx.read(), ref, 1e-5, 1e-6, 'dx');
+      dx.dispose();
+      [w, y, dy].forEach((t) => t.dispose());
+    });
+    it(`${c.path}: ${c.name}, against tfjs`, () =>
+      checkAgainstTf((x, wt) => ops.conv2d(x, wt!, null, c.opts), (x, wt) => tfConv2d(x, wt!, undefined, c.opts), [c.x, wShape], 960 + i, tol));
+  });
+
+  it('flipped weights of a repeated shape are rebuilt from the current weights', () => {
+    // The cached primitive is reused; the flipped kernel must not be (the optimizer changes w).
+    const xShape = [1, 6, 6, 3];
+    const dy = randt([1, 6, 6, 4], 990, false);
+    for (const seed of [991, 992]) {
+      const w = randt([4, 3, 3, 3], seed, false);
+      const dx = native.conv2dBackwardData(dy.handle, w.handle, xShape, [1, 1], [1, 1], [1, 1]);
+      const ref = convBackwardData64(dy.dataSync() as Float32Array, [1, 6, 6, 4], w.dataSync() as Float32Array, [4, 3, 3, 3], xShape, { padding: 1 });
+      expectClose(dx.read(), ref, 1e-5, 1e-6, `dx (weights ${seed})`);
+      dx.dispose();
+      w.dispose();
+    }
+    dy.dispose();
+  });
+});
+
 const convTCases: Case[] = [
   { name: '2x2 stride 2 (U-Net upsampler)', x: [2, 5, 7, 6], k: 2, outC: 3, opts: { stride: 2 } },
   { name: '2x2 stride 2, 16 -> 8 channels', x: [1, 8, 8, 16], k: 2, outC: 8, opts: { stride: 2 } },
