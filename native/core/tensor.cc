@@ -15,6 +15,18 @@ namespace scse {
 
 namespace {
 std::atomic<size_t> gLive{0};
+
+// V8 does not see native memory: without being told, it would let thousands of unreferenced
+// 64 MiB tensors pile up behind their small JS handles before collecting them. Tensors'
+// CPU storages are reported with napi_adjust_external_memory when created; their release is
+// counted here (the storage's last owner may be a finalizer or another thread's handle, with no
+// env at hand) and reported at the next creation or dispose.
+std::atomic<int64_t> gPendingRelease{0};
+
+void reportExternal(Napi::Env env, int64_t added) {
+  int64_t delta = added - gPendingRelease.exchange(0);
+  if (delta != 0) Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+}
 // Set by JS through the constructor path only: plain `new NativeTensor()` from JS is refused.
 thread_local bool gInternalConstruct = false;
 }  // namespace
@@ -54,6 +66,7 @@ Storage::Storage(size_t b, Device where) : bytes(b), device(where.kind), deviceI
 }
 
 Storage::~Storage() {
+  if (reported) gPendingRelease += int64_t(rounded);
   if (device == DeviceKind::CPU) {
     cpuFree(ptr, rounded);
     return;
@@ -120,6 +133,10 @@ Napi::Object NTensor::Wrap(Napi::Env env, std::shared_ptr<Storage> storage, cons
 Napi::Object NTensor::New(Napi::Env env, const Shape& shape, DType dtype, Device where) {
   int64_t n = scse::numel(shape);
   auto st = std::make_shared<Storage>(size_t(n > 0 ? n : 1) * dtypeSize(dtype), where);
+  if (!where.isCuda()) {
+    st->reported = true;
+    reportExternal(env, int64_t(st->rounded));
+  }
   return Wrap(env, std::move(st), shape, dtype);
 }
 
@@ -139,6 +156,7 @@ void* NTensor::devicePtr() const {
 
 Napi::Value NTensor::Dispose(const Napi::CallbackInfo& info) {
   release();
+  reportExternal(info.Env(), 0);
   return info.Env().Undefined();
 }
 

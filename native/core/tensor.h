@@ -41,6 +41,7 @@ struct Storage {
   size_t rounded = 0;  // size class held from the pool
   DeviceKind device = DeviceKind::CPU;
   int deviceIndex = 0;  // CUDA device index when device == CUDA
+  bool reported = false;  // counted in V8's external memory (tensor.cc: reportExternal)
   explicit Storage(size_t bytes);
   // CUDA storages need a build with the CUDA backend (else this throws OpError).
   Storage(size_t bytes, Device where);
