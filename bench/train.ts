@@ -45,6 +45,7 @@ export interface TrainRow {
   peakRssMB: number; // the whole process's peak (runtime + model + data + steps)
   baseRssMB: number; // RSS just before the first step (runtime + model + data)
   otherCores: number; // CPU used by other processes during the timed steps, in cores (noise indicator)
+  seMsPerStep?: number; // ours: time inside the fused SE kernels (seForward + seBackward) per timed step, median
 }
 
 interface Config {
@@ -65,6 +66,7 @@ interface StepResult {
   baseRssMB: number;
   otherCores: number;
   loss: number;
+  seTimes?: number[];
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -109,6 +111,21 @@ function runChild(c: Config): StepResult {
   // stands in for median-frequency + boundary weights: only the shape matters for the work
   const w = uniform([c.batch, c.size, c.size], 1, 5);
 
+  // Time inside the fused SE kernels: the work scSE adds to a step, measured within the step itself
+  // (the step-time difference between two processes is at the mercy of this VM's ±10% drift).
+  let seMs = 0;
+  for (const k of ['seForward', 'seBackward'] as const) {
+    const f = native[k] as (...a: unknown[]) => unknown;
+    (native as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        return f(...a);
+      } finally {
+        seMs += performance.now() - t0;
+      }
+    };
+  }
+
   const step = (): number => {
     const parts = tidy(() => combinedLoss(model.forward(x), y, w));
     const loss = parts.loss.item();
@@ -122,15 +139,20 @@ function runChild(c: Config): StepResult {
   const base = procStatusMB('VmRSS');
   const label = `scse ${c.net}/${c.se}`;
   const times: number[] = [];
+  const seTimes: number[] = [];
   let loss = Number.NaN;
   const total = c.warmup + c.steps;
   let mark = { busy: 0, own: process.cpuUsage(), wall: 0 };
   for (let i = 0; i < total; i++) {
     if (i === c.warmup) mark = { busy: machineBusySeconds(), own: process.cpuUsage(), wall: performance.now() };
+    seMs = 0;
     const t0 = performance.now();
     loss = step();
     const dt = performance.now() - t0;
-    if (i >= c.warmup) times.push(dt);
+    if (i >= c.warmup) {
+      times.push(dt);
+      seTimes.push(seMs);
+    }
     process.stderr.write(`${label} step ${i + 1}/${total} ${dt.toFixed(0)} ms loss ${loss.toFixed(4)}\n`);
   }
   const own = process.cpuUsage(mark.own);
@@ -141,7 +163,7 @@ function runChild(c: Config): StepResult {
   for (const t of [x, y, w]) t.dispose();
   opt.dispose();
   model.dispose();
-  return { msPerStep: median(times), times, peakRssMB: peak, baseRssMB: base, otherCores, loss };
+  return { msPerStep: median(times), times, peakRssMB: peak, baseRssMB: base, otherCores, loss, seTimes };
 }
 
 // ---- driver ------------------------------------------------------------------------------------
@@ -191,34 +213,32 @@ function main(): void {
   const sample = () => loads.push(loadavg()[0]!);
   const rows: TrainRow[] = [];
   const push = (c: Config, impl: Impl, r: StepResult) =>
-    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, minMsPerStep: Math.min(...r.times), peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB, otherCores: r.otherCores });
+    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, minMsPerStep: Math.min(...r.times), peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB, otherCores: r.otherCores, ...(r.seTimes ? { seMsPerStep: median(r.seTimes) } : {}) });
   const configs: Config[] = NETS.flatMap((net) => SES.map((se) => ({ net, se, filters, size, batch: BATCH, classes: CLASSES, steps, warmup })));
 
   console.error(`bench:train: filters ${filters}, ${BATCH}×${size}×${size}×1, ${CLASSES} classes, ${steps} timed steps after ${warmup}; load ${loads[0]!.toFixed(2)}`);
+  // Per configuration: ours, then PyTorch NCHW, then channels_last, back to back, so that this VM's
+  // slow drift in speed (±10% over minutes) hits the three alike.
+  let torchInfo = 'not run (--no-torch)';
   for (const c of configs) {
     const r = runOurs(c);
     push(c, 'scse', r);
     sample();
     console.error(`scse  ${c.net}/${c.se}: ${r.msPerStep.toFixed(0)} ms/step, peak RSS ${r.peakRssMB.toFixed(0)} MB (load ${loads.at(-1)!.toFixed(2)})`);
-  }
-
-  let torchInfo = 'not run (--no-torch)';
-  if (!args['no-torch']) {
-    for (const c of configs) {
-      for (const cl of [false, true]) {
-        const impl: Impl = cl ? 'torch-cl' : 'torch';
-        console.error(`${impl} ${c.net}/${c.se} ...`);
-        const peer = runTorchPeer<StepResult & { torch: string; threads: number }>('torch_train.py', { ...c, channelsLast: cl });
-        sample();
-        if (!peer.result) {
-          console.error(`${impl} ${c.net}/${c.se} failed: ${peer.reason}`);
-          torchInfo = `failed: ${peer.reason}`;
-          continue;
-        }
-        torchInfo = `PyTorch ${peer.result.torch}, ${peer.config}, NCHW or channels_last`;
-        push(c, impl, peer.result);
-        console.error(`${impl} ${c.net}/${c.se}: ${peer.result.msPerStep.toFixed(0)} ms/step, peak RSS ${peer.result.peakRssMB.toFixed(0)} MB (load ${loads.at(-1)!.toFixed(2)})`);
+    if (args['no-torch']) continue;
+    for (const cl of [false, true]) {
+      const impl: Impl = cl ? 'torch-cl' : 'torch';
+      console.error(`${impl} ${c.net}/${c.se} ...`);
+      const peer = runTorchPeer<StepResult & { torch: string; threads: number }>('torch_train.py', { ...c, channelsLast: cl });
+      sample();
+      if (!peer.result) {
+        console.error(`${impl} ${c.net}/${c.se} failed: ${peer.reason}`);
+        torchInfo = `failed: ${peer.reason}`;
+        continue;
       }
+      torchInfo = `PyTorch ${peer.result.torch}, ${peer.config}, NCHW or channels_last`;
+      push(c, impl, peer.result);
+      console.error(`${impl} ${c.net}/${c.se}: ${peer.result.msPerStep.toFixed(0)} ms/step, peak RSS ${peer.result.peakRssMB.toFixed(0)} MB (load ${loads.at(-1)!.toFixed(2)})`);
     }
   }
 
@@ -262,6 +282,7 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
         `${f2(none?.otherCores)} / ${f2(se?.otherCores)}`,
         impl === 'scse' ? '–' : `${ratio(none, ours.none)} / ${ratio(se, ours.scse)}`,
         pct(none, se),
+        impl === 'scse' && se?.seMsPerStep !== undefined ? `${((se.seMsPerStep / se.msPerStep) * 100).toFixed(1)}% (${f0(se.seMsPerStep)} ms)` : '–',
       ]);
     }
     for (const se of SES) {
@@ -289,11 +310,14 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
       `(/proc/stat busy time − the benchmark process's own, per second of wall time): ${othersSummary(rows)}.`,
     '',
     mdTable(
-      ['net', 'impl', 'ms/step (no SE)', 'img/s (no SE)', 'ms/step (scSE)', 'img/s (scSE)', 'peak RSS MB (no SE / scSE)', "others' CPU, cores (no SE / scSE)", 'time ÷ ours (no SE / scSE)', 'scSE cost'],
+      ['net', 'impl', 'ms/step (no SE)', 'img/s (no SE)', 'ms/step (scSE)', 'img/s (scSE)', 'peak RSS MB (no SE / scSE)', "others' CPU, cores (no SE / scSE)", 'time ÷ ours (no SE / scSE)', 'scSE cost', 'SE kernels in the scSE step'],
       table,
     ),
     '',
-    'time ÷ ours > 1: ours is faster. scSE cost = (step time with scSE − without) / without, per implementation.',
+    'time ÷ ours > 1: ours is faster. scSE cost = (step time with scSE − without) / without, per implementation: two ' +
+      "separate processes, so it carries this VM's run-to-run drift (±10%). SE kernels in the scSE step: the time our scSE step " +
+      'spends inside the fused SE kernels (forward + backward, all 8 blocks; median over the timed steps) as a share of that step: ' +
+      'the work scSE adds, measured within one step.',
     faster.length ? `Faster PyTorch layout: ${faster.join(', ')}.` : '',
     '',
   ].join('\n');
