@@ -6,6 +6,7 @@ import { OpArgumentError, shapeStr } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
 import * as check from './check.js';
+import { statsOptions } from './norm_checks.js';
 
 declare module '../native.js' {
   interface NativeAddon {
@@ -61,46 +62,6 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNor
   }
   const { rm, rv, momentum, eps } = statsOptions(OP, x.shape, opts, { x, gamma, beta });
   return opts.training ? train(x, gamma, beta, rm, rv, momentum, eps) : infer(x, gamma, beta, rm, rv, eps);
-}
-
-/**
- * The checks batchNorm and batchNormAct share: gamma/beta (and running statistics) of shape [C]
- * for the channels of `shape`, one device, eps > 0, momentum in [0, 1], no empty input.
- */
-export function statsOptions(
-  op: string,
-  shape: readonly number[],
-  opts: BatchNormOptions,
-  tensors: { gamma: Tensor; beta: Tensor } & Record<string, Tensor | undefined>,
-): { rm: Tensor | undefined; rv: Tensor | undefined; momentum: number; eps: number } {
-  const C = shape[3]!;
-  const why = `the channels of ${op === OP ? 'x' : 'concat(xs)'} ${shapeStr(shape)}`;
-  check.shape(op, 'gamma', tensors.gamma, [C], why);
-  check.shape(op, 'beta', tensors.beta, [C], why);
-  const { runningMean: rm, runningVar: rv } = opts;
-  for (const [name, t] of [
-    ['runningMean', rm],
-    ['runningVar', rv],
-  ] as const) {
-    if (t === undefined) continue;
-    check.tensor(op, name, t);
-    check.shape(op, name, t, [C], why);
-  }
-  if ((rm === undefined) !== (rv === undefined)) throw new OpArgumentError(op, "arguments 'runningMean' and 'runningVar' must be given together");
-  check.sameDevice(op, { ...tensors, runningMean: rm, runningVar: rv });
-  const eps = check.finiteNumber(op, 'eps', opts.eps ?? 1e-5);
-  if (eps <= 0) throw new OpArgumentError(op, `argument 'eps' must be > 0, got ${eps}`);
-  const momentum = check.finiteNumber(op, 'momentum', opts.momentum ?? 0.1);
-  if (momentum < 0 || momentum > 1) throw new OpArgumentError(op, `argument 'momentum' must be in [0, 1], got ${momentum}`);
-  if (shape.some((d) => d === 0)) throw new OpArgumentError(op, `argument '${op === OP ? 'x' : 'xs'}' must not be empty, got shape ${shapeStr(shape)}`);
-  if (opts.training) {
-    if (shape[0]! * shape[1]! * shape[2]! < 2) {
-      throw new OpArgumentError(op, `training needs more than one value per channel (N*H*W > 1), got ${op === OP ? 'x' : 'concat(xs)'} of shape ${shapeStr(shape)}`);
-    }
-  } else if (!rm || !rv) {
-    throw new OpArgumentError(op, "inference mode (training: false) needs 'runningMean' and 'runningVar'");
-  }
-  return { rm, rv, momentum, eps };
 }
 
 function train(x: Tensor, gamma: Tensor, beta: Tensor, rm: Tensor | undefined, rv: Tensor | undefined, momentum: number, eps: number): Tensor {

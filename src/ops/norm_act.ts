@@ -9,7 +9,8 @@ import { native, type NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
 import * as check from './check.js';
 import { prelu, relu } from './eltwise.js';
-import { batchNorm, statsOptions, type BatchNormOptions } from './norm.js';
+import { batchNorm, type BatchNormOptions } from './norm.js';
+import { statsOptions } from './norm_checks.js';
 import { concat } from './shape.js';
 
 declare module '../native.js' {
