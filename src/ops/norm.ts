@@ -2,7 +2,7 @@
 // gradients w.r.t. x, gamma and beta, in training mode (batch statistics, running averages updated
 // in place, PyTorch semantics) and in inference mode (running statistics as constants).
 import { attach, needsGrad } from '../autograd/tape.js';
-import { OpArgumentError, shapeStr } from '../errors.js';
+import { OpArgumentError } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
 import * as check from './check.js';
