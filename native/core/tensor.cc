@@ -17,16 +17,27 @@ namespace {
 std::atomic<size_t> gLive{0};
 
 // V8 does not see native memory: without being told, it would let thousands of unreferenced
-// 64 MiB tensors pile up behind their small JS handles before collecting them. Tensors'
-// CPU storages are reported with napi_adjust_external_memory when created; their release is
-// counted here (the storage's last owner may be a finalizer or another thread's handle, with no
-// env at hand) and reported at the next creation or dispose.
-std::atomic<int64_t> gPendingRelease{0};
+// 64 MiB tensors pile up behind their small JS handles before collecting them. So tensors' CPU
+// bytes are reported with napi_adjust_external_memory, but only growth beyond the amount already
+// reported (the mark), and only frees done by the garbage collector (finalizers) lower it. A
+// training step that tidies allocates and frees gigabytes: reporting all that churn made V8 run a
+// dozen full collections per step (measured on SD-Net: 97 collections in 8 steps and ~300 extra
+// context switches per step, vs 20 and ~5 now). With the mark, a tidy loop reports once, in its
+// first step; leaked tensors push the total past the mark, trigger collections, and what the
+// collector frees is given back.
+std::atomic<int64_t> gLiveBytes{0};    // bytes of live reported storages
+std::atomic<int64_t> gReportedMax{0};  // what V8 has been told (the mark)
+std::atomic<int64_t> gCollected{0};    // freed by finalizers, not yet given back to V8
+thread_local bool gCollecting = false;  // inside NTensor::Finalize
 
 void reportExternal(Napi::Env env, int64_t added) {
-  int64_t delta = added - gPendingRelease.exchange(0);
-  if (delta != 0) Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+  const int64_t live = gLiveBytes += added;
+  int64_t mark = gReportedMax.load();
+  while (live > mark && !gReportedMax.compare_exchange_weak(mark, live)) {
+  }
+  if (live > mark) Napi::MemoryManagement::AdjustExternalMemory(env, live - mark);
 }
+
 // Set by JS through the constructor path only: plain `new NativeTensor()` from JS is refused.
 thread_local bool gInternalConstruct = false;
 }  // namespace
@@ -66,7 +77,13 @@ Storage::Storage(size_t b, Device where) : bytes(b), device(where.kind), deviceI
 }
 
 Storage::~Storage() {
-  if (reported) gPendingRelease += int64_t(rounded);
+  if (reported) {
+    gLiveBytes -= int64_t(rounded);
+    if (gCollecting) {
+      gReportedMax -= int64_t(rounded);
+      gCollected += int64_t(rounded);
+    }
+  }
   if (device == DeviceKind::CPU) {
     cpuFree(ptr, rounded);
     return;
@@ -102,6 +119,14 @@ NTensor::NTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NTensor>(inf
 }
 
 NTensor::~NTensor() { release(); }
+
+void NTensor::Finalize(Napi::Env env) {
+  gCollecting = true;
+  release();
+  gCollecting = false;
+  const int64_t freed = gCollected.exchange(0);
+  if (freed > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -freed);
+}
 
 void NTensor::release() {
   if (storage_) {
@@ -156,7 +181,6 @@ void* NTensor::devicePtr() const {
 
 Napi::Value NTensor::Dispose(const Napi::CallbackInfo& info) {
   release();
-  reportExternal(info.Env(), 0);
   return info.Env().Undefined();
 }
 

@@ -81,6 +81,9 @@ class NTensor : public Napi::ObjectWrap<NTensor> {
   size_t bytes() const { return size_t(numel()) * dtypeSize(dtype_); }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   void release();
+  // GC finalizer (run by Node outside the collection itself): releases the storage and tells V8
+  // how many reported bytes the collection gave back.
+  void Finalize(Napi::Env env) override;
 
  private:
   Napi::Value Dispose(const Napi::CallbackInfo& info);
