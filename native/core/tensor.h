@@ -104,4 +104,11 @@ class NTensor : public Napi::ObjectWrap<NTensor> {
   DType dtype_ = DType::F32;
 };
 
+// A JS array of an op's results (ops that return several tensors, or null for an absent one).
+inline Napi::Array arrayOf(Napi::Env env, const std::vector<Napi::Value>& xs) {
+  Napi::Array r = Napi::Array::New(env, xs.size());
+  for (uint32_t i = 0; i < xs.size(); i++) r.Set(i, xs[i]);
+  return r;
+}
+
 }  // namespace scse

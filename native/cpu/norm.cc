@@ -15,6 +15,7 @@
 #include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/dnnl_ctx.h"
+#include "cpu/norm_args.h"
 #include "math/norm.h"
 
 namespace scse {
@@ -45,12 +46,6 @@ void channelsArg(NTensor* t, const Dims& d, const char* op, const char* arg) {
     fail(op, std::string("argument '") + arg + "' expected shape [" + std::to_string(d.C) + "] (the channels of x), got " +
                  shapeStr(t->shape()));
   }
-}
-
-float epsArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  double e = numberArg(info, i, op, "eps");
-  if (!(e > 0) || !std::isfinite(e)) fail(op, "argument 'eps' must be a finite number > 0, got " + std::to_string(e));
-  return float(e);
 }
 
 memory::desc dataMd(const Dims& d) { return memory::desc({d.N, d.C, d.H, d.W}, memory::data_type::f32, memory::format_tag::nhwc); }
@@ -130,13 +125,6 @@ void runForward(const Fwd& f, const Dims& d, NTensor* x, NTensor* y, NTensor* ga
        {DNNL_ARG_VARIANCE, mem(cm, var)}});
 }
 
-Napi::Array array(Napi::Env env, std::initializer_list<Napi::Object> xs) {
-  Napi::Array r = Napi::Array::New(env, xs.size());
-  uint32_t i = 0;
-  for (auto& x : xs) r.Set(i++, x);
-  return r;
-}
-
 // ---- ops ---------------------------------------------------------------------------------------
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   const char* op = "batchNorm";
@@ -145,12 +133,11 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   NTensor* beta = tensorArg(info, 2, op, "beta");
   NTensor* rm = tensorArg(info, 3, op, "runningMean", DType::F32, true);
   NTensor* rv = tensorArg(info, 4, op, "runningVar", DType::F32, true);
-  double momentum = numberArg(info, 5, op, "momentum");
-  float eps = epsArg(info, 6, op);
+  double momentum = bnMomentumArg(info, 5, op);
+  float eps = bnEpsArg(info, 6, op);
   Dims d = dataArg(x, op, "x");
   channelsArg(gamma, d, op, "gamma");
   channelsArg(beta, d, op, "beta");
-  if (!(momentum >= 0 && momentum <= 1)) fail(op, "argument 'momentum' must be in [0, 1], got " + std::to_string(momentum));
   if ((rm == nullptr) != (rv == nullptr)) fail(op, "arguments 'runningMean' and 'runningVar' must be given together");
   if (rm) {
     channelsArg(rm, d, op, "runningMean");
@@ -171,15 +158,8 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
 
   runForward(forwardPrim(d, eps, kAffine, prop_kind::forward_training), d, x, y, gamma, beta, mean, var);
 
-  if (rm) {
-    // PyTorch semantics: running = (1 - m) * running + m * batch, with the unbiased variance
-    const float m = float(momentum);
-    const float unbias = float(double(count) / double(count - 1));
-    float *rmp = rm->f32(), *rvp = rv->f32();
-    const float *mp = mean->f32(), *vp = var->f32();
-    for (int64_t c = 0; c < d.C; c++) math::bnRunningUpdate(rmp + c, rvp + c, mp[c], vp[c], m, unbias);
-  }
-  return array(env, {yo, mo, vo});
+  if (rm) bnUpdateRunning(rm, rv, mean->f32(), var->f32(), d.C, momentum, count);
+  return arrayOf(env, {yo, mo, vo});
 }
 
 Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
@@ -189,7 +169,7 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   NTensor* beta = tensorArg(info, 2, op, "beta");
   NTensor* mean = tensorArg(info, 3, op, "runningMean");
   NTensor* var = tensorArg(info, 4, op, "runningVar");
-  float eps = epsArg(info, 5, op);
+  float eps = bnEpsArg(info, 5, op);
   Dims d = dataArg(x, op, "x");
   channelsArg(gamma, d, op, "gamma");
   channelsArg(beta, d, op, "beta");
@@ -210,7 +190,7 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   NTensor* var = tensorArg(info, 2, op, "var");
   NTensor* gamma = tensorArg(info, 3, op, "gamma");
   NTensor* dy = tensorArg(info, 4, op, "dy");
-  float eps = epsArg(info, 5, op);
+  float eps = bnEpsArg(info, 5, op);
   bool global = boolArg(info, 6, op, "globalStats");
   Dims d = dataArg(x, op, "x");
   expectSameShape(x, dy, op, "x", "dy");
@@ -239,7 +219,7 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
        {DNNL_ARG_DIFF_SRC, mem(dm, NTensor::Unwrap(dxo))},
        {DNNL_ARG_DIFF_SCALE, mem(cm, NTensor::Unwrap(dgo))},
        {DNNL_ARG_DIFF_SHIFT, mem(cm, NTensor::Unwrap(dbo))}});
-  return array(env, {dxo, dgo, dbo});
+  return arrayOf(env, {dxo, dgo, dbo});
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
+#include "cpu/norm_args.h"
 #include "math/norm.h"
 
 namespace scse {
@@ -76,19 +77,11 @@ Problem problemArg(const Napi::CallbackInfo& info, const char* op) {
   return pr;
 }
 
-using NamedArg = std::pair<const char*, NTensor*>;
-
-void channelsArg(NTensor* t, const Problem& pr, const char* op, const char* arg) {
+void channelsArg(const NTensor* t, const Problem& pr, const char* op, const char* arg) {
   if (t->shape() != Shape{pr.C}) {
     fail(op, std::string("argument '") + arg + "' expected shape [" + std::to_string(pr.C) + "] (the channels of concat(xs) " +
                  shapeStr(pr.shape) + "), got " + shapeStr(t->shape()));
   }
-}
-
-float epsArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  double e = numberArg(info, i, op, "eps");
-  if (!(e > 0) || !std::isfinite(e)) fail(op, "argument 'eps' must be a finite number > 0, got " + std::to_string(e));
-  return float(e);
 }
 
 // The activation code and, for PReLU, the slope ([1] or [C]); the slope argument must be absent
@@ -244,12 +237,6 @@ void normalize(const Problem& pr, const Chan& ch, NormAct act, float* y) {
   });
 }
 
-Napi::Array array(Napi::Env env, const std::vector<Napi::Value>& xs) {
-  Napi::Array r = Napi::Array::New(env, xs.size());
-  for (uint32_t i = 0; i < xs.size(); i++) r.Set(i, xs[i]);
-  return r;
-}
-
 // ---- ops ---------------------------------------------------------------------------------------
 Napi::Value BatchNormActTrain(const Napi::CallbackInfo& info) {
   const char* op = "batchNormAct";
@@ -258,14 +245,13 @@ Napi::Value BatchNormActTrain(const Napi::CallbackInfo& info) {
   NTensor* beta = tensorArg(info, 2, op, "beta");
   NTensor* rm = tensorArg(info, 3, op, "runningMean", DType::F32, true);
   NTensor* rv = tensorArg(info, 4, op, "runningVar", DType::F32, true);
-  double momentum = numberArg(info, 5, op, "momentum");
-  float eps = epsArg(info, 6, op);
+  double momentum = bnMomentumArg(info, 5, op);
+  float eps = bnEpsArg(info, 6, op);
   NTensor* slopeT = nullptr;
   std::vector<float> slope;
   NormAct act = actArgs(info, 7, pr, op, &slopeT, &slope);
   channelsArg(gamma, pr, op, "gamma");
   channelsArg(beta, pr, op, "beta");
-  if (!(momentum >= 0 && momentum <= 1)) fail(op, "argument 'momentum' must be in [0, 1], got " + std::to_string(momentum));
   if ((rm == nullptr) != (rv == nullptr)) fail(op, "arguments 'runningMean' and 'runningVar' must be given together");
   if (rm) {
     channelsArg(rm, pr, op, "runningMean");
@@ -297,11 +283,8 @@ Napi::Value BatchNormActTrain(const Napi::CallbackInfo& info) {
   std::vector<float> sc = scales(gamma->f32(), var, eps, C);
   normalize(pr, {mean, sc.data(), beta->f32(), slope.data()}, act, NTensor::Unwrap(yo)->f32());
 
-  if (rm) {
-    const float m = float(momentum), unbias = float(M / (M - 1));
-    for (int64_t c = 0; c < C; c++) math::bnRunningUpdate(rm->f32() + c, rv->f32() + c, mean[c], var[c], m, unbias);
-  }
-  return array(env, {yo, mo, vo});
+  if (rm) bnUpdateRunning(rm, rv, mean, var, C, momentum, pr.P);
+  return arrayOf(env, {yo, mo, vo});
 }
 
 Napi::Value BatchNormActInfer(const Napi::CallbackInfo& info) {
@@ -311,11 +294,11 @@ Napi::Value BatchNormActInfer(const Napi::CallbackInfo& info) {
   NTensor* beta = tensorArg(info, 2, op, "beta");
   NTensor* mean = tensorArg(info, 3, op, "runningMean");
   NTensor* var = tensorArg(info, 4, op, "runningVar");
-  float eps = epsArg(info, 5, op);
+  float eps = bnEpsArg(info, 5, op);
   NTensor* slopeT = nullptr;
   std::vector<float> slope;
   NormAct act = actArgs(info, 6, pr, op, &slopeT, &slope);
-  for (const NamedArg& t : {NamedArg{"gamma", gamma}, {"beta", beta}, {"runningMean", mean}, {"runningVar", var}}) {
+  for (const NamedTensor& t : {NamedTensor{"gamma", gamma}, {"beta", beta}, {"runningMean", mean}, {"runningVar", var}}) {
     channelsArg(t.second, pr, op, t.first);
   }
   refuseCuda(op, pr, {{"gamma", gamma}, {"beta", beta}, {"runningMean", mean}, {"runningVar", var}, {"slope", slopeT}});
@@ -334,12 +317,12 @@ Napi::Value BatchNormActBackward(const Napi::CallbackInfo& info) {
   NTensor* gamma = tensorArg(info, 3, op, "gamma");
   NTensor* betaT = tensorArg(info, 4, op, "beta");
   NTensor* dyT = tensorArg(info, 5, op, "dy");
-  float eps = epsArg(info, 6, op);
+  float eps = bnEpsArg(info, 6, op);
   bool global = boolArg(info, 7, op, "globalStats");
   NTensor* slopeT = nullptr;
   std::vector<float> slope;
   NormAct act = actArgs(info, 8, pr, op, &slopeT, &slope);
-  for (const NamedArg& t : {NamedArg{"mean", meanT}, {"var", varT}, {"gamma", gamma}, {"beta", betaT}}) {
+  for (const NamedTensor& t : {NamedTensor{"mean", meanT}, {"var", varT}, {"gamma", gamma}, {"beta", betaT}}) {
     channelsArg(t.second, pr, op, t.first);
   }
   if (dyT->shape() != pr.shape) {
@@ -412,7 +395,7 @@ Napi::Value BatchNormActBackward(const Napi::CallbackInfo& info) {
   } else {
     outs.push_back(env.Null());
   }
-  return array(env, outs);
+  return arrayOf(env, outs);
 }
 
 }  // namespace

@@ -51,11 +51,11 @@ Napi::Value convBackwardWeights(Napi::Env env, const cuda::ConvParams& p, NTenso
   Out dw(x->device(), wShape);
   if (!withBias) {
     cuda::convBackwardWeights(dev(x), withMath(p), x->devF32(), dy->devF32(), dw.f32(), nullptr);
-    return detail::array(env, {dw.handle(env)});
+    return arrayOf(env, {dw.handle(env)});
   }
   Out db(x->device(), {p.OC});
   cuda::convBackwardWeights(dev(x), withMath(p), x->devF32(), dy->devF32(), dw.f32(), db.f32());
-  return detail::array(env, {dw.handle(env), db.handle(env)});
+  return arrayOf(env, {dw.handle(env), db.handle(env)});
 }
 
 Napi::Value linear(Napi::Env env, NTensor* x, NTensor* w, NTensor* bias) {
@@ -80,21 +80,21 @@ Napi::Value linearBackward(Napi::Env env, NTensor* x, NTensor* w, NTensor* dy, b
     // nothing to multiply: zero gradients, and the bias gradient is dy summed over the batch
     cuda::fillF32(d, dx.f32(), 0.0f, N * in);
     cuda::fillF32(d, dw.f32(), 0.0f, out * in);
-    if (!withBias) return detail::array(env, {dx.handle(env), dw.handle(env)});
+    if (!withBias) return arrayOf(env, {dx.handle(env), dw.handle(env)});
     Out db(x->device(), {out});
     if (N > 0 && out > 0) cuda::sumTo(d, dy->devF32(), dy->shape(), db.f32(), {out});
     else cuda::fillF32(d, db.f32(), 0.0f, out);
-    return detail::array(env, {dx.handle(env), dw.handle(env), db.handle(env)});
+    return arrayOf(env, {dx.handle(env), dw.handle(env), db.handle(env)});
   }
   const cuda::ConvParams p = linearParams(N, in, out);
   cuda::convBackwardData(d, p, dy->devF32(), w->devF32(), dx.f32());
   if (!withBias) {
     cuda::convBackwardWeights(d, p, x->devF32(), dy->devF32(), dw.f32(), nullptr);
-    return detail::array(env, {dx.handle(env), dw.handle(env)});
+    return arrayOf(env, {dx.handle(env), dw.handle(env)});
   }
   Out db(x->device(), {out});
   cuda::convBackwardWeights(d, p, x->devF32(), dy->devF32(), dw.f32(), db.f32());
-  return detail::array(env, {dx.handle(env), dw.handle(env), db.handle(env)});
+  return arrayOf(env, {dx.handle(env), dw.handle(env), db.handle(env)});
 }
 
 }  // namespace scse::cudaops

@@ -55,7 +55,7 @@ Napi::Value preluBackward(Napi::Env env, NTensor* x, NTensor* slope, NTensor* dy
   Out dx(x->device(), x->shape()), dslope(x->device(), slope->shape());
   cuda::preluBackward(dev(x), x->devF32(), slope->devF32(), slope->shape()[0], dy->devF32(), dx.f32(), dslope.f32(),
                       rowsOf(x), lastDim(x));
-  return detail::array(env, {dx.handle(env), dslope.handle(env)});
+  return arrayOf(env, {dx.handle(env), dslope.handle(env)});
 }
 
 Napi::Value binary(Napi::Env env, int kind, NTensor* a, NTensor* b, const Shape& outShape) {

@@ -19,7 +19,7 @@ Napi::Value softmaxCrossEntropy(Napi::Env env, NTensor* logits, NTensor* labels,
   cuda::softmaxCrossEntropyForward(dev(logits), logits->devF32(), labels->devI32(), optF32(weights), P, K, loss.f32(),
                                    probs.f32(), flags.get());
   flags.check(bad);
-  return detail::array(env, {loss.handle(env), probs.handle(env)});
+  return arrayOf(env, {loss.handle(env), probs.handle(env)});
 }
 
 Napi::Value softmaxCrossEntropyBackward(Napi::Env env, NTensor* probs, NTensor* labels, NTensor* weights, NTensor* dy,
@@ -37,7 +37,7 @@ Napi::Value diceLoss(Napi::Env env, NTensor* logits, NTensor* labels, int64_t P,
   cuda::diceLossForward(dev(logits), logits->devF32(), labels->devI32(), P, K, classes.data(), int64_t(classes.size()), eps,
                         smoothNr, loss.f32(), probs.f32(), stats.f32(), flags.get());
   flags.check(bad);
-  return detail::array(env, {loss.handle(env), probs.handle(env), stats.handle(env)});
+  return arrayOf(env, {loss.handle(env), probs.handle(env), stats.handle(env)});
 }
 
 Napi::Value diceLossBackward(Napi::Env env, NTensor* probs, NTensor* labels, NTensor* stats, int64_t P, int64_t K,

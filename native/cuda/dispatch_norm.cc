@@ -21,7 +21,7 @@ Napi::Value batchNormTrain(Napi::Env env, NTensor* x, NTensor* gamma, NTensor* b
   cuda::batchNormTrain(dev(x), d, x->devF32(), gamma->devF32(), beta->devF32(), runningMean ? runningMean->devF32() : nullptr,
                        runningVar ? runningVar->devF32() : nullptr, momentum, double(eps), y.f32(), mean.f32(), var.f32(),
                        nullptr);
-  return detail::array(env, {y.handle(env), mean.handle(env), var.handle(env)});
+  return arrayOf(env, {y.handle(env), mean.handle(env), var.handle(env)});
 }
 
 Napi::Value batchNormInfer(Napi::Env env, NTensor* x, NTensor* gamma, NTensor* beta, NTensor* mean, NTensor* var, float eps) {
@@ -38,7 +38,7 @@ Napi::Value batchNormBackward(Napi::Env env, NTensor* x, NTensor* mean, NTensor*
   // invStd = null: recomputed from var (the CPU op's inputs; TS saves mean and var)
   cuda::batchNormBackward(dev(x), d, x->devF32(), mean->devF32(), var->devF32(), nullptr, gamma->devF32(), dy->devF32(),
                           double(eps), globalStats, dx.f32(), dgamma.f32(), dbeta.f32());
-  return detail::array(env, {dx.handle(env), dgamma.handle(env), dbeta.handle(env)});
+  return arrayOf(env, {dx.handle(env), dgamma.handle(env), dbeta.handle(env)});
 }
 
 }  // namespace scse::cudaops

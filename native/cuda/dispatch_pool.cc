@@ -15,7 +15,7 @@ Napi::Value maxPool2d(Napi::Env env, NTensor* x, int64_t k, int64_t s, int64_t O
   const Shape os{xs[0], OH, OW, xs[3]};
   Out y(x->device(), os), indices(x->device(), os, DType::I32);
   cuda::maxPool2dForward(dev(x), x->devF32(), xs[0], xs[1], xs[2], xs[3], k, s, y.f32(), indices.i32());
-  return detail::array(env, {y.handle(env), indices.handle(env)});
+  return arrayOf(env, {y.handle(env), indices.handle(env)});
 }
 
 Napi::Value maxPool2dBackward(Napi::Env env, NTensor* dy, NTensor* indices, const Shape& xShape, int64_t k, int64_t s,

@@ -39,7 +39,7 @@ Napi::Value seForward(Napi::Env env, const SeTensors& a, const BadFn& bad) {
   Out y(where, a.x->shape()), z(where, {a.N, a.C}), hpre(where, {a.N, Cr}), s(where, {a.N, a.C}), q(where, {a.N, a.H, a.W});
   // An empty batch has nothing to compute, and se.cu's grids (N blocks in y) would be empty
   // launches, which CUDA rejects; the CPU op returns the empty outputs.
-  if (a.N == 0) return detail::array(env, {y.handle(env), z.handle(env), hpre.handle(env), s.handle(env), q.handle(env)});
+  if (a.N == 0) return arrayOf(env, {y.handle(env), z.handle(env), hpre.handle(env), s.handle(env), q.handle(env)});
   cuda::SeDeviceArgs d = deviceArgs(a);
   d.z = z.f32(), d.hpre = hpre.f32(), d.s = s.f32(), d.q = q.f32();
   Flags flags(dev(a.x), 1);
@@ -47,7 +47,7 @@ Napi::Value seForward(Napi::Env env, const SeTensors& a, const BadFn& bad) {
   void* stream = cuda::deviceStream(dev(a.x));  // also makes the device current on this thread
   cuda::check(cuda::seForwardLaunch(d, y.f32(), stream), "seForward");
   flags.check(bad);  // waits for the kernels, as the CPU op's check does
-  return detail::array(env, {y.handle(env), z.handle(env), hpre.handle(env), s.handle(env), q.handle(env)});
+  return arrayOf(env, {y.handle(env), z.handle(env), hpre.handle(env), s.handle(env), q.handle(env)});
 }
 
 Napi::Value seBackward(Napi::Env env, const SeTensors& a, NTensor* dy, NTensor* z, NTensor* hpre, NTensor* s, NTensor* q) {
@@ -79,7 +79,7 @@ Napi::Value seBackward(Napi::Env env, const SeTensors& a, NTensor* dy, NTensor* 
     cuda::check(cuda::seBackwardLaunch(d, g, stream), "seBackward");
   }
   auto handle = [&](const std::unique_ptr<Out>& o) { return o ? Napi::Value(o->handle(env)) : env.Null(); };
-  return detail::array(env, {dx.handle(env), handle(dw1), handle(db1), handle(dw2), handle(db2), handle(dwsq), handle(dbsq)});
+  return arrayOf(env, {dx.handle(env), handle(dw1), handle(db1), handle(dw2), handle(db2), handle(dwsq), handle(dbsq)});
 }
 
 }  // namespace scse::cudaops

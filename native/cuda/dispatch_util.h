@@ -5,7 +5,6 @@
 #include <napi.h>
 
 #include <algorithm>
-#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -36,13 +35,6 @@ class Out {
   DType dtype_;
   std::shared_ptr<Storage> st_;
 };
-
-inline Napi::Array array(Napi::Env env, std::initializer_list<Napi::Value> xs) {
-  Napi::Array r = Napi::Array::New(env, xs.size());
-  uint32_t i = 0;
-  for (const Napi::Value& x : xs) r.Set(i++, x);
-  return r;
-}
 
 // A launcher's error-flag slots (device int64, -1 = fine; the launcher resets them). check()
 // copies them back (waiting for the device's queued work) and reports the first set slot.
