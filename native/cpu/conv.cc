@@ -6,6 +6,7 @@
 // the public layout each step. Primitive descriptors, primitives and weight reorders are cached by
 // geometry, so only the first call of a shape pays for creating them. Backward-data of a stride-1
 // convolution runs as a forward convolution with the flipped kernel (see backwardDataAsForward).
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "core/dispatch.h"
 #include "core/registry.h"
+#include "cpu/conv_fft.h"
 #include "cpu/conv_patch.h"
 #include "cpu/dnnl_ctx.h"
 #include "cpu/parallel.h"
@@ -195,6 +197,21 @@ memory weightsIn(Entry<PD>& e, const Geom& g, const float* w, std::unique_ptr<St
   return m;
 }
 
+// ---- the Fourier route (conv_fft.h) -------------------------------------------------------------
+// convAlgorithm('auto' | 'direct' | 'fourier', chunkTiles?): 'auto' takes the Fourier route
+// where its flop estimate wins; the other two force a route wherever it applies (tests compare
+// them, benchmarks time them). chunkTiles caps the Fourier route's chunk (0 = automatic).
+enum class ConvAlgo { Auto, Direct, Fourier };
+std::atomic<ConvAlgo> gAlgo{ConvAlgo::Auto};
+
+bool fourierEligible(const Geom& g) { return !g.transposed && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1; }
+FftConvGeom fftGeom(const Geom& g) { return {g.N, g.IH, g.IW, g.IC, g.OC, g.KH, g.KW, g.OH, g.OW, g.ph, g.pw}; }
+bool useFourier(const Geom& g) {
+  if (!fourierEligible(g)) return false;
+  const ConvAlgo a = gAlgo.load();
+  return a == ConvAlgo::Fourier || (a == ConvAlgo::Auto && fftConvPreferred(fftGeom(g)));
+}
+
 // ---- backward data of a stride-1 convolution as a forward convolution ---------------------------
 // oneDNN 2.6 runs a stride-1 NHWC backward-data with its older jit kernel (~290-310 GFLOP/s here)
 // while the forward gets brgconv (~340-390). For stride 1, dX is itself a convolution of dY with
@@ -239,10 +256,14 @@ void flipSwapWeights(const Geom& g, const float* w, float* out) {
 // a real forward convolution of that geometry, if the model has one).
 void backwardDataByForward(const Geom& g, const float* dy, const float* w, float* dx) {
   const Geom f = flippedGeom(g);
-  auto entry = forwardEntry<ConvFamily>(f);
-  auto& e = *entry;
   Storage flipped(size_t(g.OC * g.KH * g.KW * g.IC) * sizeof(float));
   flipSwapWeights(g, w, static_cast<float*>(flipped.ptr));
+  if (useFourier(f)) {
+    fftConvForward(fftGeom(f), dy, static_cast<const float*>(flipped.ptr), nullptr, dx);
+    return;
+  }
+  auto entry = forwardEntry<ConvFamily>(f);
+  auto& e = *entry;
   std::unique_ptr<Storage> wBuf;
   execute(e.prim, e.pd.scratchpad_desc(),
           {{DNNL_ARG_SRC, userMem(f.src(), dy)},
@@ -392,6 +413,11 @@ Napi::Value forward(const Napi::CallbackInfo& info, const char* op, bool transpo
     patchDeconvForward(patchGeom(g), x->f32(), w->f32(), b ? b->f32() : nullptr, NTensor::Unwrap(out)->f32());
     return out;
   }
+  if (useFourier(g)) {
+    Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
+    fftConvForward(fftGeom(g), x->f32(), w->f32(), b ? b->f32() : nullptr, NTensor::Unwrap(out)->f32());
+    return out;
+  }
   auto entry = forwardEntry<F>(g);
   auto& e = *entry;
   Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
@@ -453,6 +479,13 @@ Napi::Value backwardWeights(const Napi::CallbackInfo& info, const char* op, bool
     patchDeconvBackwardWeights(patchGeom(g), x->f32(), dy->f32(), NTensor::Unwrap(dwo)->f32(), db);
     return r;
   }
+  if (useFourier(g)) {
+    Napi::Object dwo = NTensor::New(env, ws, DType::F32);
+    Napi::Object dbo = withBias ? NTensor::New(env, {g.OC}, DType::F32) : Napi::Object();
+    fftConvBackwardWeights(fftGeom(g), x->f32(), dy->f32(), NTensor::Unwrap(dwo)->f32(),
+                           withBias ? NTensor::Unwrap(dbo)->f32() : nullptr);
+    return withBias ? arrayOf(env, {dwo, dbo}) : arrayOf(env, {dwo});
+  }
   auto entry = backwardWeightsEntry<F>(g);
   auto& e = *entry;
   Napi::Object dwo = NTensor::New(env, ws, DType::F32);
@@ -493,6 +526,26 @@ Napi::Value ConvTranspose2dBackwardWeights(const Napi::CallbackInfo& info) {
   return backwardWeights<DeconvFamily>(info, "convTranspose2dBackwardWeights", true);
 }
 
+Napi::Value ConvAlgorithm(const Napi::CallbackInfo& info) {
+  static const char* names[] = {"auto", "direct", "fourier"};
+  const std::string prev = names[int(gAlgo.load())];
+  ConvAlgo next = gAlgo.load();
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    const std::string m = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string("(not a string)");
+    if (m == "auto") next = ConvAlgo::Auto;
+    else if (m == "direct") next = ConvAlgo::Direct;
+    else if (m == "fourier") next = ConvAlgo::Fourier;
+    else fail("convAlgorithm", "argument 'mode' expected 'auto', 'direct' or 'fourier', got '" + m + "'");
+  }
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    const double c = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+    if (!(c >= 0) || c != double(int64_t(c))) fail("convAlgorithm", "argument 'chunkTiles' expected a non-negative integer");
+    fftConvSetChunkCap(int64_t(c));
+  }
+  gAlgo = next;
+  return Napi::String::New(info.Env(), prev);
+}
+
 // convCacheStats() -> {hits, misses, entries}: lets tests and benchmarks see primitive reuse.
 Napi::Value ConvCacheStats(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
@@ -512,6 +565,7 @@ void registerConv(Napi::Env, Napi::Object exports) {
   SCSE_EXPORT(exports, "convTranspose2dBackwardData", ConvTranspose2dBackwardData);
   SCSE_EXPORT(exports, "convTranspose2dBackwardWeights", ConvTranspose2dBackwardWeights);
   SCSE_EXPORT(exports, "convCacheStats", ConvCacheStats);
+  SCSE_EXPORT(exports, "convAlgorithm", ConvAlgorithm);
 }
 
 }  // namespace scse

@@ -3,26 +3,15 @@
 // through a row buffer Z [IW, KH·KW·OC] that stays in cache (≤ 1 MiB for U-Net's shapes).
 #include "cpu/conv_patch.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <cstring>
-#include <string>
 #include <vector>
 
-#include "core/check.h"
+#include "cpu/gemm.h"
 #include "cpu/parallel.h"
 
 namespace scse {
 namespace {
-
-// Row-major C = op(A)·op(B) + beta·C. Called inside our parallel regions, where oneDNN's GEMM
-// runs on the calling thread only.
-void gemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-          float* C, int64_t ldc) {
-  dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-  if (st != dnnl_success) throw OpError("convTranspose2d: dnnl_sgemm failed with status " + std::to_string(int(st)));
-}
 
 // Pointer to output row (n, oy) of a [N, IH·KH, IW·KW, OC] tensor.
 inline int64_t outRow(const PatchGeom& g, int64_t n, int64_t oy) { return (n * g.IH * g.KH + oy) * g.IW * g.KW * g.OC; }
@@ -31,19 +20,13 @@ inline int64_t outRow(const PatchGeom& g, int64_t n, int64_t oy) { return (n * g
 
 void patchDeconvForward(const PatchGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t cols = g.KH * g.KW * g.OC, rows = g.N * g.IH, seg = g.KW * g.OC;
-  std::string err;
+  GemmStatus st;
 #pragma omp parallel if (rows * g.IW * cols > kParallelGrain)
   {
     std::vector<float> z(size_t(g.IW * cols));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
-      try {
-        gemm('N', 'N', g.IW, cols, g.IC, x + r * g.IW * g.IC, g.IC, w, cols, 0.0f, z.data(), cols);
-      } catch (const std::exception& e) {
-#pragma omp critical
-        err = e.what();
-        continue;
-      }
+      st.run('N', 'N', g.IW, cols, g.IC, x + r * g.IW * g.IC, g.IC, w, cols, 0.0f, z.data(), cols);
       const int64_t n = r / g.IH, iy = r % g.IH;
       // z[ix][(a, b, oc)] -> y[n][iy·KH + a][ix·KW + b][oc]: KW·OC contiguous floats per (ix, a)
       for (int64_t a = 0; a < g.KH; a++) {
@@ -62,7 +45,7 @@ void patchDeconvForward(const PatchGeom& g, const float* x, const float* w, cons
       }
     }
   }
-  if (!err.empty()) throw OpError(err);
+  st.check("convTranspose2d");
 }
 
 void patchDeconvBackwardWeights(const PatchGeom& g, const float* x, const float* dy, float* dw, float* db) {
@@ -71,7 +54,7 @@ void patchDeconvBackwardWeights(const PatchGeom& g, const float* x, const float*
   // per-thread partial sums, added in thread order: deterministic for a given thread count
   std::vector<float> dwPart(size_t(nt) * g.IC * cols, 0.0f);
   std::vector<double> dbPart(size_t(nt) * g.OC, 0.0);
-  std::string err;
+  GemmStatus st;
 #pragma omp parallel if (rows * g.IW * cols > kParallelGrain)
   {
     const int t = omp_get_thread_num();
@@ -87,13 +70,7 @@ void patchDeconvBackwardWeights(const PatchGeom& g, const float* x, const float*
         const float* dr = dy + outRow(g, n, iy * g.KH + a);
         for (int64_t ix = 0; ix < g.IW; ix++) std::memcpy(z.data() + ix * cols + a * seg, dr + ix * seg, size_t(seg) * sizeof(float));
       }
-      try {
-        gemm('T', 'N', g.IC, cols, g.IW, x + r * g.IW * g.IC, g.IC, z.data(), cols, 1.0f, dwT, cols);
-      } catch (const std::exception& e) {
-#pragma omp critical
-        err = e.what();
-        continue;
-      }
+      st.run('T', 'N', g.IC, cols, g.IW, x + r * g.IW * g.IC, g.IC, z.data(), cols, 1.0f, dwT, cols);
       if (db) {
         std::fill(colSum.begin(), colSum.end(), 0.0f);
         for (int64_t i = 0; i < g.IW * g.KH * g.KW; i++) {
@@ -104,7 +81,7 @@ void patchDeconvBackwardWeights(const PatchGeom& g, const float* x, const float*
       }
     }
   }
-  if (!err.empty()) throw OpError(err);
+  st.check("convTranspose2d");
   const int64_t nw = g.IC * cols;
   for (int64_t i = 0; i < nw; i++) {
     float s = 0;

@@ -8,16 +8,11 @@
 
 #include "core/dispatch.h"
 #include "core/registry.h"
+#include "cpu/gemm.h"
 #include "cpu/parallel.h"
 
 namespace scse {
 namespace {
-
-void gemm(const char* op, char ta, char tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-          int64_t ldb, float beta, float* C, int64_t ldc) {
-  dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-  if (st != dnnl_success) fail(op, "dnnl_sgemm failed with status " + std::to_string(int(st)));
-}
 
 struct Dims {
   int64_t N, in, out;
@@ -53,7 +48,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   } else {
     std::memset(y, 0, size_t(d.N * d.out) * 4);
   }
-  if (d.in > 0) gemm("linear", 'N', 'T', d.N, d.out, d.in, x->f32(), d.in, w->f32(), d.in, 1.0f, y, d.out);
+  if (d.in > 0) sgemm("linear", 'N', 'T', d.N, d.out, d.in, x->f32(), d.in, w->f32(), d.in, 1.0f, y, d.out);
   return out;
 }
 
@@ -76,8 +71,8 @@ Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   std::memset(dx, 0, size_t(d.N * d.in) * 4);
   std::memset(dw, 0, size_t(d.out * d.in) * 4);
   if (d.N > 0 && d.out > 0 && d.in > 0) {
-    gemm(op, 'N', 'N', d.N, d.in, d.out, g, d.out, w->f32(), d.in, 0.0f, dx, d.in);     // dx = dy W
-    gemm(op, 'T', 'N', d.out, d.in, d.N, g, d.out, x->f32(), d.in, 0.0f, dw, d.in);     // dW = dy^T x
+    sgemm(op, 'N', 'N', d.N, d.in, d.out, g, d.out, w->f32(), d.in, 0.0f, dx, d.in);     // dx = dy W
+    sgemm(op, 'T', 'N', d.out, d.in, d.N, g, d.out, x->f32(), d.in, 0.0f, dw, d.in);     // dW = dy^T x
   }
   Napi::Array r = Napi::Array::New(env, withBias ? 3 : 2);
   r.Set(0u, dxo);

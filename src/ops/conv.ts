@@ -1,6 +1,8 @@
 // 2-D convolution and transposed convolution (PyTorch semantics, NHWC activations), differentiable
 // with respect to the input, the weights and the bias. Weights: conv OHWI [outC, kH, kW, inC],
-// transposed conv [inC, kH, kW, outC]. The native side runs oneDNN primitives cached by shape.
+// transposed conv [inC, kH, kW, outC]. The native side runs oneDNN primitives cached by shape, or,
+// on CPU for stride-1 convolutions with large kernels and images, tiled Fourier transforms
+// (native/cpu/conv_fft.h; see convAlgorithm).
 import { attach, needsGrad } from '../autograd/tape.js';
 import { OpArgumentError, shapeStr } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
@@ -51,6 +53,7 @@ declare module '../native.js' {
       dilation: Pair,
     ): NativeTensor[];
     convCacheStats(): { hits: number; misses: number; entries: number };
+    convAlgorithm(mode?: ConvAlgorithm, chunkTiles?: number): ConvAlgorithm;
   }
 }
 
@@ -196,4 +199,25 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias: Tensor | null = null
 /** Primitive-cache counters of the native convolution code (for tests and benchmarks). */
 export function convCacheStats(): { hits: number; misses: number; entries: number } {
   return native.convCacheStats();
+}
+
+/**
+ * How CPU convolutions run. 'auto' (the default) takes the tiled-Fourier route for stride-1,
+ * dilation-1 convolutions whose flop estimate favours it (large kernels on large images, e.g. the
+ * 5×5 and 7×7 layers at 128×128 and up) and oneDNN's direct kernels elsewhere; 'direct' and
+ * 'fourier' force a route wherever it applies. Both are fp32 and agree to rounding (~1e-6
+ * relative). `chunkTiles` caps the tiles the Fourier route transforms at once (0 = automatic; for
+ * tests). Returns the previous mode. CUDA convolutions are cuDNN's choice and are not affected.
+ */
+export type ConvAlgorithm = 'auto' | 'direct' | 'fourier';
+export function convAlgorithm(mode?: ConvAlgorithm, opts: { chunkTiles?: number } = {}): ConvAlgorithm {
+  const op = 'convAlgorithm';
+  if (mode !== undefined && mode !== 'auto' && mode !== 'direct' && mode !== 'fourier') {
+    throw new OpArgumentError(op, `argument 'mode' expected 'auto', 'direct' or 'fourier', got ${JSON.stringify(mode)}`);
+  }
+  const c = opts.chunkTiles;
+  if (c !== undefined && !(Number.isInteger(c) && c >= 0)) {
+    throw new OpArgumentError(op, `argument 'chunkTiles' expected a non-negative integer, got ${JSON.stringify(c)}`);
+  }
+  return native.convAlgorithm(mode, c);
 }

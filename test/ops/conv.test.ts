@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 import { native } from '../../src/native.js';
 import * as ops from '../../src/ops/index.js';
@@ -169,6 +169,63 @@ describe('conv2d backward data: flipped forward convolution and the fallback', (
       w.dispose();
     }
     dy.dispose();
+  });
+});
+
+// The tiled-Fourier route (native/cpu/conv_fft.cc) forced on every stride-1, dilation-1 case,
+// against tfjs: forward, dx (through the flipped forward) and dw/dbias (its own GEMMs). chunkTiles
+// splits the tiles into several chunks with a partial last one (and partial 16-tile blocks).
+const fourierCases: (Case & { chunk: number })[] = [
+  ...convCases.filter((c) => pairOf(c.opts.stride, 1).every((v) => v === 1) && pairOf(c.opts.dilation, 1).every((v) => v === 1)).map((c) => ({ ...c, chunk: 0 })),
+  { name: '7x7 padding 3, 30x27, chunks of 5 tiles', x: [2, 30, 27, 3], k: 7, outC: 4, opts: { padding: 3 }, chunk: 5 },
+  { name: '5x5 padding [0, 4], 23x26, chunks of 37 tiles', x: [3, 23, 26, 5], k: 5, outC: 3, opts: { padding: [0, 4] }, chunk: 37 },
+  { name: '3x5 kernel padding [1, 2], 17 -> 19 channels', x: [1, 19, 21, 17], k: [3, 5], outC: 19, opts: { padding: [1, 2] }, chunk: 0 },
+  { name: '5x5 no padding, 34 channels in, 1 out', x: [2, 12, 40, 34], k: 5, outC: 1, opts: {}, chunk: 3 },
+];
+
+describe('conv2d on the tiled-Fourier route against tfjs', () => {
+  afterEach(() => {
+    ops.convAlgorithm('auto', { chunkTiles: 0 });
+  });
+  fourierCases.forEach((c, i) => {
+    const [kh, kw] = pairOf(c.k, 1);
+    const w = [c.outC, kh, kw, c.x[3]!];
+    it(`${c.name}, with bias`, () => {
+      expect(ops.convAlgorithm('fourier', { chunkTiles: c.chunk })).toBe('auto');
+      checkAgainstTf((x, wt, b) => ops.conv2d(x, wt!, b!, c.opts), (x, wt, b) => tfConv2d(x, wt!, b, c.opts), [c.x, w, [c.outC]], 1100 + i, tol);
+    });
+  });
+
+  // Large enough for 'auto' to pick the Fourier route (64 tiles of a 128x128 image, 32 channels),
+  // and a 16x16 image that stays direct: 'auto' must equal one forced route bit for bit.
+  const routed = (mode: ops.ConvAlgorithm, x: Tensor, w: Tensor): Float32Array => {
+    ops.convAlgorithm(mode);
+    const y = ops.conv2d(x, w, null, { padding: 3 });
+    const out = y.dataSync() as Float32Array;
+    y.dispose();
+    return out;
+  };
+  it("'auto' takes the Fourier route on a 128x128 7x7 layer and agrees with oneDNN's direct kernel", () => {
+    const x = randt([1, 128, 128, 32], 1150, false), w = randt([32, 7, 7, 32], 1151, false, 0.05);
+    const auto = routed('auto', x, w), fourier = routed('fourier', x, w), direct = routed('direct', x, w);
+    expect(auto).toEqual(fourier);
+    expect(auto).not.toEqual(direct);
+    expectClose(auto, direct, 1e-5, 1e-6, 'fourier vs direct');
+    [x, w].forEach((t) => t.dispose());
+  });
+  it("'auto' stays direct on a 16x16 image", () => {
+    const x = randt([1, 16, 16, 32], 1152, false), w = randt([32, 7, 7, 32], 1153, false, 0.05);
+    const auto = routed('auto', x, w), direct = routed('direct', x, w), fourier = routed('fourier', x, w);
+    expect(auto).toEqual(direct);
+    expectClose(fourier, direct, 1e-5, 1e-6, 'fourier vs direct');
+    [x, w].forEach((t) => t.dispose());
+  });
+  it('bad modes name the argument, in TypeScript and natively', () => {
+    expect(() => ops.convAlgorithm('fft' as ops.ConvAlgorithm)).toThrow(/convAlgorithm: argument 'mode' expected 'auto', 'direct' or 'fourier', got "fft"/);
+    expect(() => ops.convAlgorithm('auto', { chunkTiles: -1 })).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer, got -1/);
+    expect(() => native.convAlgorithm('fft' as ops.ConvAlgorithm)).toThrow(/convAlgorithm: argument 'mode' expected 'auto', 'direct' or 'fourier', got 'fft'/);
+    expect(() => native.convAlgorithm('auto', 2.5)).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer/);
+    expect(ops.convAlgorithm()).toBe('auto');
   });
 });
 
