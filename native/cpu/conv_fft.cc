@@ -2,18 +2,21 @@
 // T×T input tile starting vh·ty − ph, vw·tx − pw (vh = T − KH + 1): on that tile the circular
 // correlation with the zero-padded kernel equals the linear one for the first vh×vw outputs.
 //
-// Data layouts, chosen so that each stage is one GEMM (or one per frequency) with no transposes:
-// a chunk of ct tiles is gathered as G[j][i][c][t] (tile column j, row i, channel c, tile t);
-//   row DFT      R[v][part][i][c][t] = F_row (2V × T) · G           (v < V = T/2 + 1, part re/im)
-//   column DFT   S[v][u][part][c][t] = F_col (2T × 2T) · R[v]       (per v)
-//   channel mix  Z[v][u][part][o][t] = Wb[v][u] (2O × 2C) · S[v][u] (per frequency)
-//   inverse      P[v][part][i][o][t] = I_col (2vh × 2T) · Z[v], then Q[j][i][o][t] = I_row (vw × 2V) · P
-// and Q is scattered into y. Only the half spectrum v ≤ T/2 is kept (the tiles are real).
+// Data layouts keep the channels innermost, as in the NHWC activations, so tiles are gathered and
+// scattered as whole pixels (memcpy) and every stage is a plain GEMM. A chunk of n tiles:
+//   gather       G[j][i][t][c]          (tile column j, row i, tile t, channel c)
+//   row DFT      R[v][part][i][t][c] = F_row (2V × T) · G            (v < V = T/2 + 1, part re/im)
+//   column DFT   S[v][u][part][t][c] = F_col (2T × 2T) · R[v]        (per v)
+//   channel mix  Z[v][u][part][t][o] from S[v][u] and the weights' spectrum, 4 real GEMMs per
+//                frequency (Zr = Sr·Wrᵀ + Si·Wiᵀ, Zi = Si·Wrᵀ − Sr·Wiᵀ: multiplication by conj(W))
+//   inverse      P[v][part][i][t][o] = I_col (2vh × 2T) · Z[v], then Q[j][i][t][o] = I_row (vw × 2V) · P
+// and Q's pixels are copied into y. Only the half spectrum v ≤ T/2 is kept (the tiles are real).
 #include "cpu/conv_fft.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -130,84 +133,53 @@ float* fptr(Storage& s) { return static_cast<float*>(s.ptr); }
 std::unique_ptr<Storage> buffer(int64_t floats) { return std::make_unique<Storage>(size_t(floats) * sizeof(float)); }
 
 // ---- tiles --------------------------------------------------------------------------------------
-// The tile transposes between pixel-major activations ([pixel][channel]) and the tile-minor
-// slabs of the transforms ([channel][tile]) go through 16×16 blocks in a local buffer, so every
-// memory access is a run of 16 floats (a cache line) instead of one float per line.
-constexpr int64_t kBlk = 16;
-
 // Tile t's (n, ty, tx).
 struct TileIdx {
   int64_t n, ty, tx;
 };
 inline TileIdx tileOf(const Plan& p, int64_t t) { return {t / (p.th * p.tw), (t / p.tw) % p.th, t % p.tw}; }
 
-// G[j][i][c][tt] for tiles t0 .. t0+ct: src[n][ty·vh + i − offH][tx·vw + j − offW][c] where
+// G[j][i][t][c] for tiles t0 .. t0+n: src[b][ty·vh + i − offH][tx·vw + j − offW][c] where
 // i < limH and j < limW and the pixel lies inside src [N, H, W, C]; zero elsewhere. One work item
-// is tile row i of 16 tiles: 16 contiguous input row segments in, runs of 16 floats out.
-void gather(const float* src, int64_t H, int64_t W, int64_t C, const Plan& p, int64_t t0, int64_t ct, int64_t offH,
+// is row i of one tile: a contiguous run of input pixels, each copied whole.
+void gather(const float* src, int64_t H, int64_t W, int64_t C, const Plan& p, int64_t t0, int64_t n, int64_t offH,
             int64_t offW, int64_t limH, int64_t limW, float* G) {
-  const int64_t T = p.T, kb = (ct + kBlk - 1) / kBlk;
-  parallelFor(T * kb, T * C * kBlk, [&](int64_t item) {
-    const int64_t i = item / kb, k0 = (item % kb) * kBlk, nk = std::min(kBlk, ct - k0);
-    const float* row[kBlk];  // tile k's input row (row 0 when the tile row lies outside)
-    int64_t col0[kBlk], jlo[kBlk], jhi[kBlk];  // input column of tile column 0; tile columns inside the input
-    for (int64_t k = 0; k < nk; k++) {
-      const TileIdx ti = tileOf(p, t0 + k0 + k);
-      const int64_t r = ti.ty * p.vh + i - offH;
-      const bool rowInside = i < limH && r >= 0 && r < H;
-      col0[k] = ti.tx * p.vw - offW;
-      jlo[k] = rowInside ? std::clamp<int64_t>(-col0[k], 0, limW) : 0;
-      jhi[k] = rowInside ? std::clamp<int64_t>(W - col0[k], jlo[k], limW) : 0;
-      row[k] = src + (ti.n * H + (rowInside ? r : 0)) * W * C;
-    }
-    float blk[kBlk][kBlk];
-    for (int64_t j = 0; j < T; j++) {
-      float* dst = G + (j * T + i) * C * ct + k0;
-      for (int64_t c0 = 0; c0 < C; c0 += kBlk) {
-        const int64_t nc = std::min(kBlk, C - c0);
-        for (int64_t k = 0; k < nk; k++) {
-          if (j >= jlo[k] && j < jhi[k]) {
-            const float* s = row[k] + (col0[k] + j) * C + c0;
-            for (int64_t c = 0; c < nc; c++) blk[c][k] = s[c];
-          } else {
-            for (int64_t c = 0; c < nc; c++) blk[c][k] = 0.0f;
-          }
-        }
-        for (int64_t c = 0; c < nc; c++) std::copy(blk[c], blk[c] + nk, dst + (c0 + c) * ct);
-      }
-    }
+  const int64_t T = p.T, pixel = C * sizeof(float);
+  parallelFor(T * n, T * C, [&](int64_t item) {
+    const int64_t i = item / n, t = item % n;
+    const TileIdx ti = tileOf(p, t0 + t);
+    const int64_t r = ti.ty * p.vh + i - offH, col0 = ti.tx * p.vw - offW;
+    const bool rowInside = i < limH && r >= 0 && r < H;
+    const int64_t jlo = rowInside ? std::clamp<int64_t>(-col0, 0, limW) : 0;
+    const int64_t jhi = rowInside ? std::clamp<int64_t>(W - col0, jlo, limW) : 0;
+    const float* row = src + (ti.n * H + (rowInside ? r : 0)) * W * C;
+    float* dst = G + (i * n + t) * C;  // + j·T·n·C
+    const int64_t step = T * n * C;
+    for (int64_t j = 0; j < jlo; j++) std::memset(dst + j * step, 0, pixel);
+    for (int64_t j = jlo; j < jhi; j++) std::memcpy(dst + j * step, row + (col0 + j) * C, pixel);
+    for (int64_t j = jhi; j < T; j++) std::memset(dst + j * step, 0, pixel);
   });
 }
 
-// Q[j][i][o][tt] -> y[n][ty·vh + i][tx·vw + j][o] (+ bias), inside y only. One work item is
-// output row i of 16 tiles.
-void scatter(const float* Q, const FftConvGeom& g, const Plan& p, int64_t t0, int64_t ct, const float* bias, float* y) {
-  const int64_t O = g.OC, kb = (ct + kBlk - 1) / kBlk;
-  parallelFor(p.vh * kb, p.vw * O * kBlk, [&](int64_t item) {
-    const int64_t i = item / kb, k0 = (item % kb) * kBlk, nk = std::min(kBlk, ct - k0);
-    float* row[kBlk];
-    int64_t jhi[kBlk];
-    for (int64_t k = 0; k < nk; k++) {
-      const TileIdx ti = tileOf(p, t0 + k0 + k);
-      const int64_t r = ti.ty * p.vh + i, col0 = ti.tx * p.vw;
-      jhi[k] = r < g.OH ? std::min(p.vw, g.OW - col0) : 0;
-      row[k] = y + ((ti.n * g.OH + std::min(r, g.OH - 1)) * g.OW + col0) * O;
-    }
-    float blk[kBlk][kBlk];
-    for (int64_t j = 0; j < p.vw; j++) {
-      const float* s = Q + (j * p.vh + i) * O * ct + k0;
-      for (int64_t o0 = 0; o0 < O; o0 += kBlk) {
-        const int64_t no = std::min(kBlk, O - o0);
-        for (int64_t o = 0; o < no; o++) std::copy(s + (o0 + o) * ct, s + (o0 + o) * ct + nk, blk[o]);
-        for (int64_t k = 0; k < nk; k++) {
-          if (j >= jhi[k]) continue;
-          float* d = row[k] + j * O + o0;
-          if (bias) {
-            for (int64_t o = 0; o < no; o++) d[o] = blk[o][k] + bias[o0 + o];
-          } else {
-            for (int64_t o = 0; o < no; o++) d[o] = blk[o][k];
-          }
-        }
+// Q[j][i][t][o] -> y[b][ty·vh + i][tx·vw + j][o] (+ bias), inside y only.
+void scatter(const float* Q, const FftConvGeom& g, const Plan& p, int64_t t0, int64_t n, const float* bias, float* y) {
+  const int64_t O = g.OC;
+  parallelFor(p.vh * n, p.vw * O, [&](int64_t item) {
+    const int64_t i = item / n, t = item % n;
+    const TileIdx ti = tileOf(p, t0 + t);
+    const int64_t r = ti.ty * p.vh + i, col0 = ti.tx * p.vw;
+    if (r >= g.OH) return;
+    const int64_t jhi = std::min(p.vw, g.OW - col0);
+    float* row = y + ((ti.n * g.OH + r) * g.OW + col0) * O;
+    const float* src = Q + (i * n + t) * O;  // + j·vh·n·O
+    const int64_t step = p.vh * n * O;
+    for (int64_t j = 0; j < jhi; j++) {
+      const float* q = src + j * step;
+      float* d = row + j * O;
+      if (bias) {
+        for (int64_t o = 0; o < O; o++) d[o] = q[o] + bias[o];
+      } else {
+        std::memcpy(d, q, O * sizeof(float));
       }
     }
   });
@@ -219,24 +191,23 @@ struct Mats {
   Mats(const Plan& p) : rowF(rowForward(p.T, p.V, p.T)), colF(colForward(p.T, p.T)), colI(colInverse(p.T, p.vh)), rowI(rowInverse(p.T, p.V, p.vw)) {}
 };
 
-// G (T·T·C·ct) -> S[v][u][part][c][t] through tmp (2V·T·C·ct); S may be G's buffer.
-void forwardTransform(const Plan& p, const Mats& m, int64_t C, int64_t ct, const float* G, float* tmp, float* S) {
-  const int64_t T = p.T, V = p.V, n = C * ct;
+// G (T·T·n·C) -> S[v][u][part][t][c] through tmp (2V·T·n·C); S may be G's buffer.
+void forwardTransform(const Plan& p, const Mats& m, int64_t C, int64_t nt, const float* G, float* tmp, float* S) {
+  const int64_t T = p.T, V = p.V, n = C * nt;
   sgemm(kOp, 'N', 'N', 2 * V, T * n, T, m.rowF.data(), T, G, T * n, 0.0f, tmp, T * n);
   GemmStatus st;
   parallelFor(V, 4 * T * T * n, [&](int64_t v) {
-    st.run('N', 'N', 2 * T, n, 2 * T, m.colF.data(), 2 * T, tmp + v * 2 * T * n, n, 0.0f, S + v * 2 * T * n, n);
+    st.run('N', 'N', 2 * T, n, 2 * T, 1.0f, m.colF.data(), 2 * T, tmp + v * 2 * T * n, n, 0.0f, S + v * 2 * T * n, n);
   });
   st.check(kOp);
 }
 
 // ---- weights ------------------------------------------------------------------------------------
-// conj(DFT(w[o][c])) as the real 2O × 2C block matrix [[Wr, Wi], [−Wi, Wr]] for every frequency:
-// Wb[v][u][part_o][o][part_c][c], so that [Yr; Yi] = Wb · [Xr; Xi].
-void weightSpectrum(const FftConvGeom& g, const Plan& p, const float* w, float* Wb) {
+// DFT(w[o][c]) zero-padded to T×T, for every frequency: Wf[v][u][part][o][c].
+void weightSpectrum(const FftConvGeom& g, const Plan& p, const float* w, float* Wf) {
   const int64_t T = p.T, V = p.V, O = g.OC, C = g.IC, KH = g.KH, KW = g.KW, OC = O * C;
-  auto w2b = buffer(KW * KH * OC), rwb = buffer(2 * V * KH * OC), swb = buffer(2 * V * T * OC);
-  float *w2 = fptr(*w2b), *rw = fptr(*rwb), *sw = fptr(*swb);  // [q][p][o][c], [v][part][p][o][c], [v][u][part][o][c]
+  auto w2b = buffer(KW * KH * OC), rwb = buffer(2 * V * KH * OC);
+  float *w2 = fptr(*w2b), *rw = fptr(*rwb);  // [q][p][o][c], [v][part][p][o][c]
   parallelFor(O * KH * KW, C, [&](int64_t r) {
     const int64_t o = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
     std::copy(w + r * C, w + (r + 1) * C, w2 + ((kw * KH + kh) * O + o) * C);
@@ -245,23 +216,9 @@ void weightSpectrum(const FftConvGeom& g, const Plan& p, const float* w, float* 
   sgemm(kOp, 'N', 'N', 2 * V, KH * OC, KW, rowF.data(), KW, w2, KH * OC, 0.0f, rw, KH * OC);
   GemmStatus st;
   parallelFor(V, 8 * T * KH * OC, [&](int64_t v) {
-    st.run('N', 'N', 2 * T, OC, 2 * KH, colF.data(), 2 * KH, rw + v * 2 * KH * OC, OC, 0.0f, sw + v * 2 * T * OC, OC);
+    st.run('N', 'N', 2 * T, OC, 2 * KH, 1.0f, colF.data(), 2 * KH, rw + v * 2 * KH * OC, OC, 0.0f, Wf + v * 2 * T * OC, OC);
   });
   st.check(kOp);
-  parallelFor(V * T, 4 * OC, [&](int64_t f) {
-    const float* wr = sw + f * 2 * OC;
-    const float* wi = wr + OC;
-    float* b = Wb + f * 4 * OC;
-    for (int64_t o = 0; o < O; o++) {
-      float* top = b + o * 2 * C;
-      float* bot = b + (O + o) * 2 * C;
-      for (int64_t c = 0; c < C; c++) {
-        const float re = wr[o * C + c], im = wi[o * C + c];
-        top[c] = re, top[C + c] = im;
-        bot[c] = -im, bot[C + c] = re;
-      }
-    }
-  });
 }
 
 }  // namespace
@@ -281,10 +238,10 @@ bool fftConvPreferred(const FftConvGeom& g) {
 void fftConvForward(const FftConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const Plan p = makePlan(g);
   const Mats m(p);
-  const int64_t T = p.T, V = p.V, C = g.IC, O = g.OC, F = T * V;
-  auto wb = buffer(F * 4 * O * C);
-  weightSpectrum(g, p, w, fptr(*wb));
-  const int64_t ct = p.chunk;
+  const int64_t T = p.T, V = p.V, C = g.IC, O = g.OC, F = T * V, OC = O * C, ct = p.chunk;
+  auto wf = buffer(F * 2 * OC);
+  const float* Wf = fptr(*wf);
+  weightSpectrum(g, p, w, fptr(*wf));
   auto a = buffer(std::max({T * T * C, 2 * V * T * C, 2 * V * p.vh * O}) * ct);
   auto b = buffer(std::max({2 * V * T * C, 2 * V * T * O, p.vw * p.vh * O}) * ct);
   float *A = fptr(*a), *B = fptr(*b);
@@ -292,18 +249,24 @@ void fftConvForward(const FftConvGeom& g, const float* x, const float* w, const 
     const int64_t n = std::min(ct, p.tiles - t0);
     gather(x, g.IH, g.IW, C, p, t0, n, g.ph, g.pw, T, T, A);
     forwardTransform(p, m, C, n, A, B, A);  // S in A
+    // Z (in B) = conj(Wf)·S per frequency
     GemmStatus st;
-    parallelFor(F, 8 * O * C * n, [&](int64_t f) {
-      st.run('N', 'N', 2 * O, n, 2 * C, fptr(*wb) + f * 4 * O * C, 2 * C, A + f * 2 * C * n, n, 0.0f, B + f * 2 * O * n, n);
+    parallelFor(F, 8 * OC * n, [&](int64_t f) {
+      const float *sr = A + f * 2 * n * C, *si = sr + n * C, *wr = Wf + f * 2 * OC, *wi = wr + OC;
+      float *zr = B + f * 2 * n * O, *zi = zr + n * O;
+      st.run('N', 'T', n, O, C, 1.0f, sr, C, wr, C, 0.0f, zr, O);
+      st.run('N', 'T', n, O, C, 1.0f, si, C, wi, C, 1.0f, zr, O);
+      st.run('N', 'T', n, O, C, 1.0f, si, C, wr, C, 0.0f, zi, O);
+      st.run('N', 'T', n, O, C, -1.0f, sr, C, wi, C, 1.0f, zi, O);
     });
     st.check(kOp);
     // Z (in B) -> P (in A) -> Q (in B)
     parallelFor(V, 8 * p.vh * T * O * n, [&](int64_t v) {
-      st.run('N', 'N', 2 * p.vh, O * n, 2 * T, m.colI.data(), 2 * T, B + v * 2 * T * O * n, O * n, 0.0f,
-             A + v * 2 * p.vh * O * n, O * n);
+      st.run('N', 'N', 2 * p.vh, n * O, 2 * T, 1.0f, m.colI.data(), 2 * T, B + v * 2 * T * n * O, n * O, 0.0f,
+             A + v * 2 * p.vh * n * O, n * O);
     });
     st.check(kOp);
-    sgemm(kOp, 'N', 'N', p.vw, p.vh * O * n, 2 * V, m.rowI.data(), 2 * V, A, p.vh * O * n, 0.0f, B, p.vh * O * n);
+    sgemm(kOp, 'N', 'N', p.vw, p.vh * n * O, 2 * V, m.rowI.data(), 2 * V, A, p.vh * n * O, 0.0f, B, p.vh * n * O);
     scatter(B, g, p, t0, n, bias, y);
   }
 }
@@ -311,13 +274,13 @@ void fftConvForward(const FftConvGeom& g, const float* x, const float* w, const 
 void fftConvBackwardWeights(const FftConvGeom& g, const float* x, const float* dy, float* dw, float* db) {
   const Plan p = makePlan(g);
   const Mats m(p);
-  const int64_t T = p.T, V = p.V, C = g.IC, O = g.OC, F = T * V, OC = O * C, KH = g.KH, KW = g.KW;
-  const int64_t ct = p.chunk;
-  auto acc = buffer(F * 4 * OC);  // per frequency [part_o][o][part_c][c] = [Dr; Di]·[Xr; Xi]^T
+  const int64_t T = p.T, V = p.V, C = g.IC, O = g.OC, F = T * V, OC = O * C, KH = g.KH, KW = g.KW, ct = p.chunk;
   auto bx = buffer(std::max(T * T * C, 2 * V * T * C) * ct);
   auto bd = buffer(std::max(T * T * O, 2 * V * T * O) * ct);
   auto tmp = buffer(2 * V * T * std::max(C, O) * ct);
-  float *X = fptr(*bx), *D = fptr(*bd), *Acc = fptr(*acc);
+  // E[v][u][part][o][c] = Σ_tiles conj(DY)·X, whose inverse transform is the correlation of dy with x
+  auto e = buffer(F * 2 * OC);
+  float *X = fptr(*bx), *D = fptr(*bd), *E = fptr(*e);
   for (int64_t t0 = 0; t0 < p.tiles; t0 += ct) {
     const int64_t n = std::min(ct, p.tiles - t0);
     gather(x, g.IH, g.IW, C, p, t0, n, g.ph, g.pw, T, T, X);
@@ -327,33 +290,22 @@ void fftConvBackwardWeights(const FftConvGeom& g, const float* x, const float* d
     const float beta = t0 == 0 ? 0.0f : 1.0f;
     GemmStatus st;
     parallelFor(F, 8 * OC * n, [&](int64_t f) {
-      st.run('N', 'T', 2 * O, 2 * C, n, D + f * 2 * O * n, n, X + f * 2 * C * n, n, beta, Acc + f * 4 * OC, 2 * C);
+      const float *xr = X + f * 2 * n * C, *xi = xr + n * C, *dr = D + f * 2 * n * O, *di = dr + n * O;
+      float *er = E + f * 2 * OC, *ei = er + OC;
+      st.run('T', 'N', O, C, n, 1.0f, dr, O, xr, C, beta, er, C);   // Er += Drᵀ·Xr + Diᵀ·Xi
+      st.run('T', 'N', O, C, n, 1.0f, di, O, xi, C, 1.0f, er, C);
+      st.run('T', 'N', O, C, n, 1.0f, dr, O, xi, C, beta, ei, C);   // Ei += Drᵀ·Xi − Diᵀ·Xr
+      st.run('T', 'N', O, C, n, -1.0f, di, O, xr, C, 1.0f, ei, C);
     });
     st.check(kOp);
   }
-  // conj(DY)·X = (Dr·Xr + Di·Xi) + i·(Dr·Xi − Di·Xr): E[v][u][part][o][c]
-  auto e = buffer(F * 2 * OC);
-  float* E = fptr(*e);
-  parallelFor(F, 4 * OC, [&](int64_t f) {
-    const float* a = Acc + f * 4 * OC;
-    float* re = E + f * 2 * OC;
-    float* im = re + OC;
-    for (int64_t o = 0; o < O; o++) {
-      const float* top = a + o * 2 * C;
-      const float* bot = a + (O + o) * 2 * C;
-      for (int64_t c = 0; c < C; c++) {
-        re[o * C + c] = top[c] + bot[C + c];
-        im[o * C + c] = top[C + c] - bot[c];
-      }
-    }
-  });
   // back to the KH×KW taps: P[v][part][p][o][c], then Qw[q][p][o][c]
   const std::vector<float> colI = colInverse(T, KH), rowI = rowInverse(T, V, KW);
   auto pwb = buffer(2 * V * KH * OC), qwb = buffer(KW * KH * OC);
   float *pw = fptr(*pwb), *qw = fptr(*qwb);
   GemmStatus st;
   parallelFor(V, 8 * KH * T * OC, [&](int64_t v) {
-    st.run('N', 'N', 2 * KH, OC, 2 * T, colI.data(), 2 * T, E + v * 2 * T * OC, OC, 0.0f, pw + v * 2 * KH * OC, OC);
+    st.run('N', 'N', 2 * KH, OC, 2 * T, 1.0f, colI.data(), 2 * T, E + v * 2 * T * OC, OC, 0.0f, pw + v * 2 * KH * OC, OC);
   });
   st.check(kOp);
   sgemm(kOp, 'N', 'N', KW, KH * OC, 2 * V, rowI.data(), 2 * V, pw, KH * OC, 0.0f, qw, KH * OC);

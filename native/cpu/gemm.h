@@ -23,7 +23,12 @@ struct GemmStatus {
   std::atomic<int> status{dnnl_success};
   void run(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
            float beta, float* C, int64_t ldc) {
-    dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    run(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  }
+  // C = alpha·op(A)·op(B) + beta·C
+  void run(char ta, char tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+    dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (st != dnnl_success) status.store(int(st));
   }
   void check(const char* op) const {
