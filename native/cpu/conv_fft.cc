@@ -230,9 +230,11 @@ bool fftConvPreferred(const FftConvGeom& g) {
   const Plan p = makePlan(g);
   const double direct = 2.0 * g.KH * g.KW * g.IC * g.OC * double(g.N * g.OH * g.OW);
   const double fft = double(p.tiles) * tileFlops(p.T, p.vh, p.vw, g.IC, g.OC);
-  // The transform route also moves each activation through ~6 buffers and transforms the weights
-  // on every call; measured here, it loses below ~64 tiles (e.g. 4×32×32) whatever the flops.
-  return p.tiles >= 64 && 2.0 * fft < direct;
+  // The transform route also moves each activation through a few buffers and transforms the
+  // weights on every call. Measured here: it wins from ~0.5 Gflop up (4×32×32 with 5×5 and 7×7
+  // kernels and 64-192 channels) and loses below (4×16×16×64 5×5) and where the estimate says
+  // so (one input channel).
+  return direct >= 5e8 && 2.0 * fft < direct;
 }
 
 void fftConvForward(const FftConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
