@@ -6,6 +6,8 @@
 // the public layout each step. Primitive descriptors, primitives and weight reorders are cached by
 // geometry, so only the first call of a shape pays for creating them. Backward-data of a stride-1
 // convolution runs as a forward convolution with the flipped kernel (see backwardDataAsForward).
+// Stride-1, dilation-1 convolutions with enough work take the tiled-Fourier route instead
+// (conv_fft.h; chosen per call by useFourier, overridable with convAlgorithm()).
 #include <atomic>
 #include <memory>
 #include <mutex>

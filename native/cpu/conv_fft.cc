@@ -48,11 +48,20 @@ double tileFlops(int64_t T, int64_t vh, int64_t vw, int64_t C, int64_t O) {
          + 2.0 * vw * (2 * V) * vh * O;       // inverse row DFT
 }
 
+// The weights' spectrum (T·(T/2+1) frequencies × 2·IC·OC floats) is the one buffer that grows with
+// both channel counts: tiles whose spectrum would exceed this are not considered (wide layers get
+// smaller tiles, and the flop estimate then decides).
+constexpr double kMaxSpectrumBytes = 256.0 * (1 << 20);
+double spectrumBytes(int64_t T, const FftConvGeom& g) { return double(T) * double(T / 2 + 1) * 2.0 * g.IC * g.OC * 4.0; }
+
+// The tile side with the lowest flop estimate, from the smallest even side above the kernel up to
+// 64 (or that smallest side, for larger kernels).
 Plan makePlan(const FftConvGeom& g) {
   Plan best;
   double bestCost = 0;
-  const int64_t kmax = std::max(g.KH, g.KW);
-  for (int64_t T = (kmax + 2) & ~int64_t(1); T <= 64; T += 2) {
+  const int64_t tMin = (std::max(g.KH, g.KW) + 2) & ~int64_t(1), tMax = std::max<int64_t>(64, tMin);
+  for (int64_t T = tMin; T <= tMax; T += 2) {
+    if (T > tMin && spectrumBytes(T, g) > kMaxSpectrumBytes) break;
     const int64_t vh = T - g.KH + 1, vw = T - g.KW + 1;
     const int64_t th = (g.OH + vh - 1) / vh, tw = (g.OW + vw - 1) / vw;
     const double cost = double(g.N * th * tw) * tileFlops(T, vh, vw, g.IC, g.OC);
@@ -234,7 +243,7 @@ bool fftConvPreferred(const FftConvGeom& g) {
   // weights on every call. Measured here: it wins from ~0.5 Gflop up (4×32×32 with 5×5 and 7×7
   // kernels and 64-192 channels) and loses below (4×16×16×64 5×5) and where the estimate says
   // so (one input channel).
-  return direct >= 5e8 && 2.0 * fft < direct;
+  return direct >= 5e8 && 2.0 * fft < direct && spectrumBytes(p.T, g) <= kMaxSpectrumBytes;
 }
 
 void fftConvForward(const FftConvGeom& g, const float* x, const float* w, const float* bias, float* y) {

@@ -181,6 +181,7 @@ const fourierCases: (Case & { chunk: number })[] = [
   { name: '5x5 padding [0, 4], 23x26, chunks of 37 tiles', x: [3, 23, 26, 5], k: 5, outC: 3, opts: { padding: [0, 4] }, chunk: 37 },
   { name: '3x5 kernel padding [1, 2], 17 -> 19 channels', x: [1, 19, 21, 17], k: [3, 5], outC: 19, opts: { padding: [1, 2] }, chunk: 0 },
   { name: '5x5 no padding, 34 channels in, 1 out', x: [2, 12, 40, 34], k: 5, outC: 1, opts: {}, chunk: 3 },
+  { name: '1x65 kernel (tile side beyond 64)', x: [1, 3, 70, 2], k: [1, 65], outC: 2, opts: { padding: [0, 32] }, chunk: 0 },
 ];
 
 describe('conv2d on the tiled-Fourier route against tfjs', () => {
