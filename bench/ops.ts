@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
 import { native, type NativeTensor } from '../src/native.js';
-import '../src/ops/index.js'; // declares the native op signatures
+import { convAlgorithm } from '../src/ops/index.js'; // also declares the native op signatures
 import { Tensor } from '../src/tensor.js';
 import { mdTable, runTorchPeer, timeMs, writeResults } from './common.js';
 
@@ -25,7 +25,7 @@ interface Case {
 interface Row {
   op: string;
   shape: string;
-  impl: 'scse' | 'torch';
+  impl: 'scse' | 'scse-direct' | 'torch'; // scse-direct: convolutions forced onto oneDNN's direct kernels
   ms: number; // median
   gflops: number | null;
   minMs: number; // fastest run: less sensitive to other processes on the cores
@@ -133,12 +133,18 @@ const gflops = (c: Case, ms: number): number | null => (c.flops === null ? null 
 
 const load0 = loadavg()[0]!;
 const rows: Row[] = [];
+// Convolutions twice: the default routing ('auto': the tiled-Fourier route where it wins) and
+// oneDNN's direct kernels alone, so the table shows what each contributes.
 for (const c of selected) {
   const b = ours[c.kind]!(c);
-  const { median: ms, min: minMs } = timeMs(() => b.run().forEach((t) => t.dispose()), runs, warmup);
-  rows.push({ op: c.op, shape: c.shape, impl: 'scse', ms, gflops: gflops(c, ms), minMs });
-  console.error(`scse  ${c.op.padEnd(22)} ${c.shape.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms`);
+  for (const impl of c.kind === 'conv2d' ? (['scse', 'scse-direct'] as const) : (['scse'] as const)) {
+    convAlgorithm(impl === 'scse' ? 'auto' : 'direct');
+    const { median: ms, min: minMs } = timeMs(() => b.run().forEach((t) => t.dispose()), runs, warmup);
+    rows.push({ op: c.op, shape: c.shape, impl, ms, gflops: gflops(c, ms), minMs });
+    console.error(`${impl.padEnd(12)} ${c.op.padEnd(22)} ${c.shape.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms`);
+  }
 }
+convAlgorithm('auto');
 for (const t of inputs.values()) t.dispose();
 
 // ---- PyTorch peer ------------------------------------------------------------------------------
@@ -164,20 +170,23 @@ const info = native.info();
 const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '–' : v.toFixed(d));
 const table = selected.map((c) => {
   const a = rows.find((r) => r.impl === 'scse' && r.op === c.op && r.shape === c.shape);
+  const d = rows.find((r) => r.impl === 'scse-direct' && r.op === c.op && r.shape === c.shape);
   const t = rows.find((r) => r.impl === 'torch' && r.op === c.op && r.shape === c.shape);
   const ratio = a && t ? (t.ms / a.ms).toFixed(2) : '–';
   const best = a && t ? (t.minMs / a.minMs).toFixed(2) : '–';
-  return [c.op, c.shape, fmt(a?.ms), fmt(a?.gflops), fmt(t?.ms), fmt(t?.gflops), ratio, best];
+  return [c.op, c.shape, fmt(a?.ms), fmt(a?.gflops), fmt(d?.ms), fmt(t?.ms), fmt(t?.gflops), ratio, best];
 });
 const md = [
   '# Op benchmark (CPU)',
   '',
   `${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores; scse: oneDNN ${info.onednn}, ${info.threads} threads, NHWC; ` +
     `torch: ${torchInfo}, NCHW. Median of ${runs} runs after ${warmup} warm-up runs; ` +
-    `GFLOP/s = 2·N·H·W·Cout·Cin·k² / time; ratio = torch ms / scse ms (> 1: scse faster), on medians and on each side's fastest run. ` +
+    `scse: default routing (stride-1 convolutions with enough work run by tiled Fourier transforms, native/cpu/conv_fft.cc); ` +
+    `scse direct: oneDNN's direct kernels only (convAlgorithm('direct')). ` +
+    `GFLOP/s = 2·N·H·W·Cout·Cin·k² / time (for the Fourier route: direct-convolution flops per second); ratio = torch ms / scse ms (> 1: scse faster), on medians and on each side's fastest run. ` +
     `1-min load average ${load0.toFixed(2)} at start, ${load1.toFixed(2)} at end (other processes on the cores make timings noisy).`,
   '',
-  mdTable(['op', 'shape', 'scse ms', 'scse GFLOP/s', 'torch ms', 'torch GFLOP/s', 'ratio', 'ratio (fastest)'], table, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']),
+  mdTable(['op', 'shape', 'scse ms', 'scse GFLOP/s', 'scse direct ms', 'torch ms', 'torch GFLOP/s', 'ratio', 'ratio (fastest)'], table, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']),
   '',
 ].join('\n');
 // Only a complete run (every case, both impls) replaces the recorded results.
