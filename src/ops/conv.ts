@@ -221,3 +221,13 @@ export function convAlgorithm(mode?: ConvAlgorithm, opts: { chunkTiles?: number 
   }
   return native.convAlgorithm(mode, c);
 }
+
+// SCSE_CONV_ALGORITHM=auto|direct|fourier sets the mode for a whole process (CLI runs, benchmarks)
+// without code changes; a bad value fails at import, naming the variable.
+const fromEnv = typeof process !== 'undefined' ? process.env.SCSE_CONV_ALGORITHM : undefined;
+if (fromEnv !== undefined && fromEnv !== '') {
+  if (fromEnv !== 'auto' && fromEnv !== 'direct' && fromEnv !== 'fourier') {
+    throw new Error(`SCSE_CONV_ALGORITHM must be 'auto', 'direct' or 'fourier', got ${JSON.stringify(fromEnv)}`);
+  }
+  native.convAlgorithm(fromEnv);
+}

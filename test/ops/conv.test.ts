@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { native } from '../../src/native.js';
@@ -10,6 +14,7 @@ import { tf } from '../reference/tf.js';
 type Pair = [number, number];
 const pairOf = (v: number | Pair | undefined, d: number): Pair => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v);
 const tol = { rtol: 1e-4, atol: 1e-5 };
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // A dilated kernel as a dense one with zeros between taps (differentiable in tfjs: reshape, pad,
 // slice). Used because tfjs has no conv2d gradient for dilation > 1.
@@ -220,6 +225,16 @@ describe('conv2d on the tiled-Fourier route against tfjs', () => {
     expect(auto).toEqual(direct);
     expectClose(fourier, direct, 1e-5, 1e-6, 'fourier vs direct');
     [x, w].forEach((t) => t.dispose());
+  });
+  it('SCSE_CONV_ALGORITHM sets the mode of a process; a bad value fails at import', () => {
+    const script = "import('./src/ops/conv.ts').then((m) => console.log(m.convAlgorithm()))";
+    const run = (value: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, SCSE_CONV_ALGORITHM: value } });
+    expect(run('direct').stdout.trim()).toBe('direct');
+    expect(run('fourier').stdout.trim()).toBe('fourier');
+    const bad = run('fft');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/SCSE_CONV_ALGORITHM must be 'auto', 'direct' or 'fourier', got "fft"/);
   });
   it('bad modes name the argument, in TypeScript and natively', () => {
     expect(() => ops.convAlgorithm('fft' as ops.ConvAlgorithm)).toThrow(/convAlgorithm: argument 'mode' expected 'auto', 'direct' or 'fourier', got "fft"/);
