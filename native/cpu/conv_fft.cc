@@ -200,15 +200,26 @@ struct Mats {
   Mats(const Plan& p) : rowF(rowForward(p.T, p.V, p.T)), colF(colForward(p.T, p.T)), colI(colInverse(p.T, p.vh)), rowI(rowInverse(p.T, p.V, p.vw)) {}
 };
 
+// C_v = A (M × K) · B_v (K × cols) for v < V, with B_v = B + v·K·cols and C_v = C + v·M·cols
+// row-major (leading dimension cols): the column-DFT stages. Split into column blocks as well as
+// over v, so that every thread gets work where V (T/2 + 1, 12-20 here) is below the thread count.
+void slabGemms(int64_t V, int64_t M, int64_t K, int64_t cols, const float* A, const float* B, float* C) {
+  const int64_t threads = omp_get_max_threads();
+  const int64_t split = std::clamp<int64_t>((2 * threads + V - 1) / V, 1, std::max<int64_t>(1, cols / 256));
+  const int64_t width = ((cols + split - 1) / split + 15) / 16 * 16, blocks = (cols + width - 1) / width;
+  GemmStatus st;
+  parallelFor(V * blocks, 2 * M * K * width, [&](int64_t item) {
+    const int64_t v = item / blocks, c0 = (item % blocks) * width, w = std::min(width, cols - c0);
+    st.run('N', 'N', M, w, K, 1.0f, A, K, B + v * K * cols + c0, cols, 0.0f, C + v * M * cols + c0, cols);
+  });
+  st.check(kOp);
+}
+
 // G (T·T·n·C) -> S[v][u][part][t][c] through tmp (2V·T·n·C); S may be G's buffer.
 void forwardTransform(const Plan& p, const Mats& m, int64_t C, int64_t nt, const float* G, float* tmp, float* S) {
   const int64_t T = p.T, V = p.V, n = C * nt;
   sgemm(kOp, 'N', 'N', 2 * V, T * n, T, m.rowF.data(), T, G, T * n, 0.0f, tmp, T * n);
-  GemmStatus st;
-  parallelFor(V, 4 * T * T * n, [&](int64_t v) {
-    st.run('N', 'N', 2 * T, n, 2 * T, 1.0f, m.colF.data(), 2 * T, tmp + v * 2 * T * n, n, 0.0f, S + v * 2 * T * n, n);
-  });
-  st.check(kOp);
+  slabGemms(V, 2 * T, 2 * T, n, m.colF.data(), tmp, S);
 }
 
 // ---- weights ------------------------------------------------------------------------------------
@@ -223,11 +234,7 @@ void weightSpectrum(const FftConvGeom& g, const Plan& p, const float* w, float* 
   });
   const std::vector<float> rowF = rowForward(T, V, KW), colF = colForward(T, KH);
   sgemm(kOp, 'N', 'N', 2 * V, KH * OC, KW, rowF.data(), KW, w2, KH * OC, 0.0f, rw, KH * OC);
-  GemmStatus st;
-  parallelFor(V, 8 * T * KH * OC, [&](int64_t v) {
-    st.run('N', 'N', 2 * T, OC, 2 * KH, 1.0f, colF.data(), 2 * KH, rw + v * 2 * KH * OC, OC, 0.0f, Wf + v * 2 * T * OC, OC);
-  });
-  st.check(kOp);
+  slabGemms(V, 2 * T, 2 * KH, OC, colF.data(), rw, Wf);
 }
 
 }  // namespace
@@ -272,11 +279,7 @@ void fftConvForward(const FftConvGeom& g, const float* x, const float* w, const 
     });
     st.check(kOp);
     // Z (in B) -> P (in A) -> Q (in B)
-    parallelFor(V, 8 * p.vh * T * O * n, [&](int64_t v) {
-      st.run('N', 'N', 2 * p.vh, n * O, 2 * T, 1.0f, m.colI.data(), 2 * T, B + v * 2 * T * n * O, n * O, 0.0f,
-             A + v * 2 * p.vh * n * O, n * O);
-    });
-    st.check(kOp);
+    slabGemms(V, 2 * p.vh, 2 * T, n * O, m.colI.data(), B, A);
     sgemm(kOp, 'N', 'N', p.vw, p.vh * n * O, 2 * V, m.rowI.data(), 2 * V, A, p.vh * n * O, 0.0f, B, p.vh * n * O);
     scatter(B, g, p, t0, n, bias, y);
   }
@@ -314,11 +317,7 @@ void fftConvBackwardWeights(const FftConvGeom& g, const float* x, const float* d
   const std::vector<float> colI = colInverse(T, KH), rowI = rowInverse(T, V, KW);
   auto pwb = buffer(2 * V * KH * OC), qwb = buffer(KW * KH * OC);
   float *pw = fptr(*pwb), *qw = fptr(*qwb);
-  GemmStatus st;
-  parallelFor(V, 8 * KH * T * OC, [&](int64_t v) {
-    st.run('N', 'N', 2 * KH, OC, 2 * T, 1.0f, colI.data(), 2 * T, E + v * 2 * T * OC, OC, 0.0f, pw + v * 2 * KH * OC, OC);
-  });
-  st.check(kOp);
+  slabGemms(V, 2 * KH, 2 * T, OC, colI.data(), E, pw);
   sgemm(kOp, 'N', 'N', KW, KH * OC, 2 * V, rowI.data(), 2 * V, pw, KH * OC, 0.0f, qw, KH * OC);
   parallelFor(O * KH * KW, C, [&](int64_t r) {
     const int64_t o = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
