@@ -541,7 +541,12 @@ Napi::Value ConvAlgorithm(const Napi::CallbackInfo& info) {
   }
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     const double c = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    if (!(c >= 0) || c != double(int64_t(c))) fail("convAlgorithm", "argument 'chunkTiles' expected a non-negative integer");
+    // Bounded before the cast: converting Infinity or values beyond int64 is undefined behaviour
+    // (on x86 it came out as 0 = automatic, silently accepting Infinity).
+    if (!(c >= 0 && c <= 9007199254740991.0) || c != double(int64_t(c))) {
+      fail("convAlgorithm", "argument 'chunkTiles' expected a non-negative integer (at most 2^53 - 1), got " +
+                                 (info[1].IsNumber() ? info[1].ToString().Utf8Value() : std::string("a non-number")));
+    }
     fftConvSetChunkCap(int64_t(c));
   }
   gAlgo = next;

@@ -74,7 +74,10 @@ Plan makePlan(const FftConvGeom& g) {
   // About 64 MiB per work buffer: enough tiles for efficient per-frequency GEMMs.
   const int64_t perTile = std::max(best.T * best.T, 2 * best.V * best.T) * std::max(g.IC, g.OC);
   best.chunk = std::clamp<int64_t>((int64_t(16) << 20) / perTile, 16, 256);
-  if (gChunkCap > 0) best.chunk = std::min(best.chunk, gChunkCap.load());
+  // One load: convAlgorithm() on another thread could reset the cap between a test and a second
+  // load, and a chunk of 0 tiles would never advance the tile loop.
+  const int64_t cap = gChunkCap.load();
+  if (cap > 0) best.chunk = std::min(best.chunk, cap);
   best.chunk = std::min(best.chunk, best.tiles);
   return best;
 }
@@ -325,19 +328,23 @@ void fftConvBackwardWeights(const FftConvGeom& g, const float* x, const float* d
     std::copy(src, src + C, dw + r * C);
   });
   if (db) {
-    const int64_t pixels = g.N * g.OH * g.OW;
-    std::vector<double> sum(size_t(O), 0.0);
-#pragma omp parallel if (pixels * O > kParallelGrain)
+    // Per-thread partial sums allocated before the region (an allocation failure inside it would
+    // terminate the process instead of throwing), added in thread order.
+    const int64_t pixels = g.N * g.OH * g.OW, nt = omp_get_max_threads();
+    std::vector<double> part(size_t(nt * O), 0.0);
+#pragma omp parallel num_threads(int(nt)) if (pixels * O > kParallelGrain)
     {
-      std::vector<double> part(size_t(O), 0.0);
-#pragma omp for schedule(static) nowait
+      double* mine = part.data() + omp_get_thread_num() * O;
+#pragma omp for schedule(static)
       for (int64_t px = 0; px < pixels; px++) {
-        for (int64_t o = 0; o < O; o++) part[o] += dy[px * O + o];
+        for (int64_t o = 0; o < O; o++) mine[o] += dy[px * O + o];
       }
-#pragma omp critical
-      for (int64_t o = 0; o < O; o++) sum[o] += part[o];
     }
-    for (int64_t o = 0; o < O; o++) db[o] = float(sum[o]);
+    for (int64_t o = 0; o < O; o++) {
+      double s = 0;
+      for (int64_t t = 0; t < nt; t++) s += part[size_t(t * O + o)];
+      db[o] = float(s);
+    }
   }
 }
 

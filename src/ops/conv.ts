@@ -216,8 +216,8 @@ export function convAlgorithm(mode?: ConvAlgorithm, opts: { chunkTiles?: number 
     throw new OpArgumentError(op, `argument 'mode' expected 'auto', 'direct' or 'fourier', got ${JSON.stringify(mode)}`);
   }
   const c = opts.chunkTiles;
-  if (c !== undefined && !(Number.isInteger(c) && c >= 0)) {
-    throw new OpArgumentError(op, `argument 'chunkTiles' expected a non-negative integer, got ${JSON.stringify(c)}`);
+  if (c !== undefined && !(Number.isSafeInteger(c) && c >= 0)) {
+    throw new OpArgumentError(op, `argument 'chunkTiles' expected a non-negative integer (at most 2^53 - 1), got ${String(c)}`);
   }
   return native.convAlgorithm(mode, c);
 }

@@ -257,11 +257,54 @@ describe('conv2d on the tiled-Fourier route against tfjs', () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/SCSE_CONV_ALGORITHM must be 'auto', 'direct' or 'fourier', got "fft"/);
   });
+  // Geometries the tfjs cases above do not reach, against oneDNN's direct kernels (all three
+  // passes, relative to the largest |value|): one-pixel outputs, kernels larger than the image,
+  // padding 0 and padding beyond kernel - 1 (backward-data then stays on oneDNN), odd and
+  // non-square sizes, 1 channel, chunks of 1 and of prime sizes across image boundaries, N > 1.
+  const odd: { x: number[]; k: Pair; outC: number; p: Pair; chunk: number; bias: boolean }[] = [
+    { x: [1, 5, 4, 1], k: [5, 4], outC: 1, p: [0, 0], chunk: 0, bias: true }, // 1x1 output
+    { x: [2, 3, 2, 3], k: [7, 6], outC: 2, p: [3, 3], chunk: 1, bias: false }, // kernel larger than the image
+    { x: [3, 9, 13, 2], k: [3, 8], outC: 5, p: [4, 0], chunk: 7, bias: true }, // padding > kH - 1 on one side only
+    { x: [2, 23, 11, 17], k: [9, 2], outC: 3, p: [0, 1], chunk: 2, bias: true },
+    { x: [3, 17, 19, 5], k: [4, 4], outC: 19, p: [3, 2], chunk: 13, bias: false },
+    { x: [1, 1, 37, 2], k: [1, 9], outC: 4, p: [0, 5], chunk: 3, bias: true }, // one row
+    { x: [2, 31, 29, 1], k: [6, 3], outC: 1, p: [5, 2], chunk: 0, bias: true }, // even kernel, 1 channel each side
+  ];
+  odd.forEach((c, i) => {
+    it(`matches the direct route: x [${c.x}], kernel ${c.k[0]}x${c.k[1]}, padding [${c.p}], chunks of ${c.chunk || 'auto'}`, () => {
+      const [n, h, w, ci] = c.x as [number, number, number, number];
+      const oh = h + 2 * c.p[0] - c.k[0] + 1, ow = w + 2 * c.p[1] - c.k[1] + 1;
+      const x = randt(c.x, 1160 + 4 * i, false), wt = randt([c.outC, ...c.k, ci], 1161 + 4 * i, false);
+      const b = c.bias ? randt([c.outC], 1162 + 4 * i, false) : null, dy = randt([n, oh, ow, c.outC], 1163 + 4 * i, false);
+      const one: Pair = [1, 1];
+      const passes = (): Float32Array[] => {
+        const outs = [
+          native.conv2d(x.handle, wt.handle, b?.handle ?? null, one, c.p, one),
+          native.conv2dBackwardData(dy.handle, wt.handle, c.x, one, c.p, one),
+          ...native.conv2dBackwardWeights(x.handle, dy.handle, wt.shape, c.bias, one, c.p, one),
+        ];
+        const data = outs.map((t) => t.read() as Float32Array);
+        outs.forEach((t) => t.dispose());
+        return data;
+      };
+      ops.convAlgorithm('fourier', { chunkTiles: c.chunk });
+      const fourier = passes();
+      ops.convAlgorithm('direct', { chunkTiles: 0 });
+      const direct = passes();
+      ['y', 'dx', 'dw', 'db'].slice(0, direct.length).forEach((what, k) => expectClose(fourier[k]!, direct[k]!, 1e-5, 0, what));
+      [x, wt, b, dy].forEach((t) => t?.dispose());
+    });
+  });
   it('bad modes name the argument, in TypeScript and natively', () => {
     expect(() => ops.convAlgorithm('fft' as ops.ConvAlgorithm)).toThrow(/convAlgorithm: argument 'mode' expected 'auto', 'direct' or 'fourier', got "fft"/);
-    expect(() => ops.convAlgorithm('auto', { chunkTiles: -1 })).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer, got -1/);
+    expect(() => ops.convAlgorithm('auto', { chunkTiles: -1 })).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer \(at most 2\^53 - 1\), got -1/);
     expect(() => native.convAlgorithm('fft' as ops.ConvAlgorithm)).toThrow(/convAlgorithm: argument 'mode' expected 'auto', 'direct' or 'fourier', got 'fft'/);
     expect(() => native.convAlgorithm('auto', 2.5)).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer/);
+    // Infinity and integers beyond int64 used to be cast to int64 (undefined behaviour) and came
+    // out as 0 = automatic; the mode must stay unchanged when chunkTiles is refused.
+    expect(() => ops.convAlgorithm('fourier', { chunkTiles: 1e300 })).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer \(at most 2\^53 - 1\), got 1e\+300/);
+    expect(() => native.convAlgorithm('fourier', Infinity)).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer \(at most 2\^53 - 1\), got Infinity/);
+    expect(() => native.convAlgorithm('fourier', 2 ** 63)).toThrow(/convAlgorithm: argument 'chunkTiles' expected a non-negative integer/);
     expect(ops.convAlgorithm()).toBe('auto');
   });
 });
