@@ -211,7 +211,7 @@ FftConvGeom fftGeom(const Geom& g) { return {g.N, g.IH, g.IW, g.IC, g.OC, g.KH, 
 bool useFourier(const Geom& g) {
   if (!fourierEligible(g)) return false;
   const ConvAlgo a = gAlgo.load();
-  return a == ConvAlgo::Fourier || (a == ConvAlgo::Auto && fftConvPreferred(fftGeom(g)));
+  return (a == ConvAlgo::Fourier && fftConvFits(fftGeom(g))) || (a == ConvAlgo::Auto && fftConvPreferred(fftGeom(g)));
 }
 
 // ---- backward data of a stride-1 convolution as a forward convolution ---------------------------

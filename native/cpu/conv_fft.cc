@@ -71,9 +71,10 @@ Plan makePlan(const FftConvGeom& g) {
     }
     if (vh >= g.OH && vw >= g.OW) break;  // one tile already covers the image
   }
-  // About 64 MiB per work buffer: enough tiles for efficient per-frequency GEMMs.
+  // About 64 MiB per work buffer (fewer tiles per chunk for wide layers, at least one): enough
+  // tiles for efficient per-frequency GEMMs at the networks' widths.
   const int64_t perTile = std::max(best.T * best.T, 2 * best.V * best.T) * std::max(g.IC, g.OC);
-  best.chunk = std::clamp<int64_t>((int64_t(16) << 20) / perTile, 16, 256);
+  best.chunk = std::clamp<int64_t>((int64_t(16) << 20) / perTile, 1, 256);
   // One load: convAlgorithm() on another thread could reset the cap between a test and a second
   // load, and a chunk of 0 tiles would never advance the tile loop.
   const int64_t cap = gChunkCap.load();
@@ -241,6 +242,8 @@ void weightSpectrum(const FftConvGeom& g, const Plan& p, const float* w, float* 
 }
 
 }  // namespace
+
+bool fftConvFits(const FftConvGeom& g) { return spectrumBytes(makePlan(g).T, g) <= kMaxSpectrumBytes; }
 
 void fftConvSetChunkCap(int64_t tiles) { gChunkCap = tiles > 0 ? tiles : 0; }
 

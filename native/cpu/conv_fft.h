@@ -6,6 +6,8 @@
 // transforms are DFT matrices, not butterflies), so all the arithmetic runs in oneDNN's sgemm.
 // Results are fp32 with rounding errors of the order of a direct convolution's (no reduced
 // precision); conv.cc picks this path by a flop estimate (fftConvPreferred) or by convAlgorithm().
+// One difference in kind: a NaN or Inf input pixel spreads to its whole output tile (every
+// frequency mixes every pixel), not only to the pixels whose window holds it.
 #pragma once
 #include <cstdint>
 
@@ -17,8 +19,12 @@ struct FftConvGeom {
   int64_t N, IH, IW, IC, OC, KH, KW, OH, OW, ph, pw;
 };
 
+// True when the weights' spectrum at the smallest usable tile stays within 256 MiB (it grows with
+// IC·OC): wider layers stay on the direct kernels even when the route is forced.
+bool fftConvFits(const FftConvGeom& g);
+
 // True when the transform route's flop estimate beats the direct convolution's by a margin that
-// covers its extra memory passes.
+// covers its extra memory passes (and fftConvFits).
 bool fftConvPreferred(const FftConvGeom& g);
 
 // Caps the tiles transformed together (0 = automatic, ~64 MiB per buffer): lets tests cover

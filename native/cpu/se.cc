@@ -393,12 +393,14 @@ Napi::Value SeForward(const Napi::CallbackInfo& info) {
   float *S = NTensor::Unwrap(s)->f32(), *Q = NTensor::Unwrap(q)->f32();
   const float* U = x->f32();
   dispatch(a.mode, [&](auto m) {
+    int64_t bad = -1;  // the first image (lowest index) with a non-finite value, as a forward walk would report
     for (int64_t n = a.N - 1; n >= 0; n--) {
       bool finite = true;
       forwardImage<decltype(m)::value>(a, U + n * a.P * a.C, Y + n * a.P * a.C, Z + n * a.C, Hp + n * Cr, S + n * a.C,
                                        Q + n * a.P, &finite);
-      if (!finite) nonFinite(name, n);
+      if (!finite) bad = n;
     }
+    if (bad >= 0) nonFinite(name, bad);
   });
   Napi::Array r = Napi::Array::New(env, 5);
   r.Set(0u, y), r.Set(1u, z), r.Set(2u, h), r.Set(3u, s), r.Set(4u, q);

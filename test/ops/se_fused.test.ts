@@ -77,4 +77,11 @@ describe('fused SE errors', () => {
     d[17] = Number.POSITIVE_INFINITY;
     expect(() => squeezeExcite(Tensor.fromArray(d, [1, 4, 4, 8]), 'cse', p)).toThrow(/contains NaN or Inf/);
   });
+  it('names the first image holding a NaN, though images run last to first', () => {
+    const d = randn([4, 4, 4, 8], 7);
+    d[1 * 128 + 5] = Number.NaN;
+    d[3 * 128 + 9] = Number.NaN;
+    const p = makeParams(8, 4, true, 8);
+    expect(() => squeezeExcite(Tensor.fromArray(d, [4, 4, 4, 8]), 'scse', p)).toThrow(/contains NaN or Inf in image 1/);
+  });
 });
