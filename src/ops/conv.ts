@@ -205,7 +205,8 @@ export function convCacheStats(): { hits: number; misses: number; entries: numbe
  * How CPU convolutions run. 'auto' (the default) takes the tiled-Fourier route for stride-1,
  * dilation-1 convolutions whose flop estimate favours it (large kernels on large images, e.g. the
  * 5×5 and 7×7 layers at 128×128 and up) and oneDNN's direct kernels elsewhere; 'direct' and
- * 'fourier' force a route wherever it applies. Both are fp32 and agree to rounding (~1e-6
+ * 'fourier' force a route wherever it applies ('fourier': stride 1, dilation 1, and a weight spectrum
+ * under 256 MiB, i.e. not the widest layers). Both are fp32 and agree to rounding (~1e-6
  * relative). `chunkTiles` caps the tiles the Fourier route transforms at once (0 = automatic; for
  * tests). Returns the previous mode. CUDA convolutions are cuDNN's choice and are not affected.
  */
