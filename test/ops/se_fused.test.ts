@@ -55,6 +55,8 @@ describe('fused SE kernels against tfjs', () => {
     it(`scSE ${agg} without bias, C = 3`, () => compareWithTf('scse', agg, [1, 6, 5, 3], false, 5));
   }
   it('scSE at a large image (parallel path, many pixels)', () => compareWithTf('scse', 'add', [2, 64, 48, 32], true, 6));
+  // images are visited in a thread-interleaved order (se.cc): every one of 5 must still be computed
+  it('scSE over 5 images (batch not a multiple of the thread count)', () => compareWithTf('scse', 'max', [5, 3, 4, 8], true, 7));
 });
 
 describe('fused SE errors', () => {
