@@ -410,23 +410,22 @@ Napi::Value forward(const Napi::CallbackInfo& info, const char* op, bool transpo
   Geom g = makeGeom(op, x->shape(), w->shape(), b != nullptr, paramsArg(info, 3, op, transposed), transposed);
   checkBias(op, b, g);
   SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"w", w}, {"bias", b}}), cudaops::convForward(info.Env(), cudaParams(g), x, w, b));
+  Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
+  float* y = NTensor::Unwrap(out)->f32();
   if (isPatch(g)) {
-    Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
-    patchDeconvForward(patchGeom(g), x->f32(), w->f32(), b ? b->f32() : nullptr, NTensor::Unwrap(out)->f32());
+    patchDeconvForward(patchGeom(g), x->f32(), w->f32(), b ? b->f32() : nullptr, y);
     return out;
   }
   if (useFourier(g)) {
-    Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
-    fftConvForward(fftGeom(g), x->f32(), w->f32(), b ? b->f32() : nullptr, NTensor::Unwrap(out)->f32());
+    fftConvForward(fftGeom(g), x->f32(), w->f32(), b ? b->f32() : nullptr, y);
     return out;
   }
   auto entry = forwardEntry<F>(g);
   auto& e = *entry;
-  Napi::Object out = NTensor::New(info.Env(), outShape(g), DType::F32);
   std::unique_ptr<Storage> wBuf;
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, userMem(g.src(), x->f32())},
                                        {DNNL_ARG_WEIGHTS, weightsIn(e, g, w->f32(), wBuf)},
-                                       {DNNL_ARG_DST, userMem(g.dst(), NTensor::Unwrap(out)->f32())}};
+                                       {DNNL_ARG_DST, userMem(g.dst(), y)}};
   if (b) args.emplace(DNNL_ARG_BIAS, userMem(g.biasMd(), b->f32()));
   execute(e.prim, e.pd.scratchpad_desc(), std::move(args));
   return out;
@@ -467,31 +466,24 @@ Napi::Value backwardWeights(const Napi::CallbackInfo& info, const char* op, bool
   checkDy(op, dy, g);
   SCSE_ON_CUDA(deviceOf(op, {{"x", x}, {"dy", dy}}),
                cudaops::convBackwardWeights(info.Env(), cudaParams(g), x, dy, ws, withBias));
+  // The outputs, whichever route fills them: dw in the user's layout and, with a bias, db [OC].
   Napi::Env env = info.Env();
+  Napi::Object dwo = NTensor::New(env, ws, DType::F32);
+  Napi::Object dbo = withBias ? NTensor::New(env, {g.OC}, DType::F32) : Napi::Object();
+  float* dw = NTensor::Unwrap(dwo)->f32();
+  float* db = withBias ? NTensor::Unwrap(dbo)->f32() : nullptr;
+  Napi::Array r = withBias ? arrayOf(env, {dwo, dbo}) : arrayOf(env, {dwo});
   if (isPatch(g)) {
-    Napi::Object dwo = NTensor::New(env, ws, DType::F32);
-    Napi::Array r = Napi::Array::New(env, withBias ? 2 : 1);
-    r.Set(0u, dwo);
-    float* db = nullptr;
-    if (withBias) {
-      Napi::Object dbo = NTensor::New(env, {g.OC}, DType::F32);
-      db = NTensor::Unwrap(dbo)->f32();
-      r.Set(1u, dbo);
-    }
-    patchDeconvBackwardWeights(patchGeom(g), x->f32(), dy->f32(), NTensor::Unwrap(dwo)->f32(), db);
+    patchDeconvBackwardWeights(patchGeom(g), x->f32(), dy->f32(), dw, db);
     return r;
   }
   if (useFourier(g)) {
-    Napi::Object dwo = NTensor::New(env, ws, DType::F32);
-    Napi::Object dbo = withBias ? NTensor::New(env, {g.OC}, DType::F32) : Napi::Object();
-    fftConvBackwardWeights(fftGeom(g), x->f32(), dy->f32(), NTensor::Unwrap(dwo)->f32(),
-                           withBias ? NTensor::Unwrap(dbo)->f32() : nullptr);
-    return withBias ? arrayOf(env, {dwo, dbo}) : arrayOf(env, {dwo});
+    fftConvBackwardWeights(fftGeom(g), x->f32(), dy->f32(), dw, db);
+    return r;
   }
   auto entry = backwardWeightsEntry<F>(g);
   auto& e = *entry;
-  Napi::Object dwo = NTensor::New(env, ws, DType::F32);
-  memory dwUser = userMem(g.weightsUser(), NTensor::Unwrap(dwo)->f32());
+  memory dwUser = userMem(g.weightsUser(), dw);
   std::unique_ptr<Storage> wBuf;
   memory dwPrim = dwUser;
   if (e.needsReorder) {
@@ -501,13 +493,7 @@ Napi::Value backwardWeights(const Napi::CallbackInfo& info, const char* op, bool
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, userMem(g.src(), x->f32())},
                                        {DNNL_ARG_DIFF_DST, userMem(g.dst(), dy->f32())},
                                        {DNNL_ARG_DIFF_WEIGHTS, dwPrim}};
-  Napi::Array r = Napi::Array::New(env, withBias ? 2 : 1);
-  r.Set(0u, dwo);
-  if (withBias) {
-    Napi::Object dbo = NTensor::New(env, {g.OC}, DType::F32);
-    args.emplace(DNNL_ARG_DIFF_BIAS, userMem(g.biasMd(), NTensor::Unwrap(dbo)->f32()));
-    r.Set(1u, dbo);
-  }
+  if (db) args.emplace(DNNL_ARG_DIFF_BIAS, userMem(g.biasMd(), db));
   execute(e.prim, e.pd.scratchpad_desc(), std::move(args));
   if (e.needsReorder) execute(e.reorder, e.reorderScratch, {{DNNL_ARG_FROM, dwPrim}, {DNNL_ARG_TO, dwUser}});
   return r;

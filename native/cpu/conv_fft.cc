@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "cpu/column_sums.h"
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
 
@@ -227,15 +228,23 @@ void forwardTransform(const Plan& p, const Mats& m, int64_t C, int64_t nt, const
 }
 
 // ---- weights ------------------------------------------------------------------------------------
+// Rows of IC floats between the weights' OHWI order [o][kh][kw] and the transforms' [kw][kh][o]
+// (kernel columns outermost, so the row DFT over kw is one GEMM): toOhwi picks the direction.
+void reorderTaps(const FftConvGeom& g, const float* src, float* dst, bool toOhwi) {
+  const int64_t O = g.OC, C = g.IC, KH = g.KH, KW = g.KW;
+  parallelFor(O * KH * KW, C, [&](int64_t r) {
+    const int64_t o = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW, t = (kw * KH + kh) * O + o;
+    const float* from = src + (toOhwi ? t : r) * C;
+    std::copy(from, from + C, dst + (toOhwi ? r : t) * C);
+  });
+}
+
 // DFT(w[o][c]) zero-padded to T×T, for every frequency: Wf[v][u][part][o][c].
 void weightSpectrum(const FftConvGeom& g, const Plan& p, const float* w, float* Wf) {
   const int64_t T = p.T, V = p.V, O = g.OC, C = g.IC, KH = g.KH, KW = g.KW, OC = O * C;
   auto w2b = buffer(KW * KH * OC), rwb = buffer(2 * V * KH * OC);
   float *w2 = fptr(*w2b), *rw = fptr(*rwb);  // [q][p][o][c], [v][part][p][o][c]
-  parallelFor(O * KH * KW, C, [&](int64_t r) {
-    const int64_t o = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
-    std::copy(w + r * C, w + (r + 1) * C, w2 + ((kw * KH + kh) * O + o) * C);
-  });
+  reorderTaps(g, w, w2, false);
   const std::vector<float> rowF = rowForward(T, V, KW), colF = colForward(T, KH);
   sgemm(kOp, 'N', 'N', 2 * V, KH * OC, KW, rowF.data(), KW, w2, KH * OC, 0.0f, rw, KH * OC);
   slabGemms(V, 2 * T, 2 * KH, OC, colF.data(), rw, Wf);
@@ -325,30 +334,8 @@ void fftConvBackwardWeights(const FftConvGeom& g, const float* x, const float* d
   float *pw = fptr(*pwb), *qw = fptr(*qwb);
   slabGemms(V, 2 * KH, 2 * T, OC, colI.data(), E, pw);
   sgemm(kOp, 'N', 'N', KW, KH * OC, 2 * V, rowI.data(), 2 * V, pw, KH * OC, 0.0f, qw, KH * OC);
-  parallelFor(O * KH * KW, C, [&](int64_t r) {
-    const int64_t o = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
-    const float* src = qw + ((kw * KH + kh) * O + o) * C;
-    std::copy(src, src + C, dw + r * C);
-  });
-  if (db) {
-    // Per-thread partial sums allocated before the region (an allocation failure inside it would
-    // terminate the process instead of throwing), added in thread order.
-    const int64_t pixels = g.N * g.OH * g.OW, nt = omp_get_max_threads();
-    std::vector<double> part(size_t(nt * O), 0.0);
-#pragma omp parallel num_threads(int(nt)) if (pixels * O > kParallelGrain)
-    {
-      double* mine = part.data() + omp_get_thread_num() * O;
-#pragma omp for schedule(static)
-      for (int64_t px = 0; px < pixels; px++) {
-        for (int64_t o = 0; o < O; o++) mine[o] += dy[px * O + o];
-      }
-    }
-    for (int64_t o = 0; o < O; o++) {
-      double s = 0;
-      for (int64_t t = 0; t < nt; t++) s += part[size_t(t * O + o)];
-      db[o] = float(s);
-    }
-  }
+  reorderTaps(g, qw, dw, true);
+  if (db) columnSums(dy, g.N * g.OH * g.OW, O, db);
 }
 
 }  // namespace scse

@@ -8,6 +8,7 @@
 
 #include "core/dispatch.h"
 #include "core/registry.h"
+#include "cpu/column_sums.h"
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
 
@@ -74,21 +75,10 @@ Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
     sgemm(op, 'N', 'N', d.N, d.in, d.out, g, d.out, w->f32(), d.in, 0.0f, dx, d.in);     // dx = dy W
     sgemm(op, 'T', 'N', d.out, d.in, d.N, g, d.out, x->f32(), d.in, 0.0f, dw, d.in);     // dW = dy^T x
   }
-  Napi::Array r = Napi::Array::New(env, withBias ? 3 : 2);
-  r.Set(0u, dxo);
-  r.Set(1u, dwo);
-  if (withBias) {
-    Napi::Object dbo = NTensor::New(env, {d.out}, DType::F32);
-    float* db = NTensor::Unwrap(dbo)->f32();
-    // column sums in double, one output feature per iteration (deterministic)
-    parallelFor(d.out, d.N, [&](int64_t o) {
-      double s = 0;
-      for (int64_t n = 0; n < d.N; n++) s += g[n * d.out + o];
-      db[o] = float(s);
-    });
-    r.Set(2u, dbo);
-  }
-  return r;
+  if (!withBias) return arrayOf(env, {dxo, dwo});
+  Napi::Object dbo = NTensor::New(env, {d.out}, DType::F32);
+  columnSums(g, d.N, d.out, NTensor::Unwrap(dbo)->f32());
+  return arrayOf(env, {dxo, dwo, dbo});
 }
 
 }  // namespace

@@ -12,7 +12,6 @@ SCSE_HD void bnRunningUpdate(float* runningMean, float* runningVar, float mean, 
   *runningVar = (1 - m) * *runningVar + m * var * unbias;
 }
 
-
 // ---- batch norm fused with an activation (cpu/norm_act.cc) -------------------------------------
 // z = (x - mean)·scale + beta with scale = gamma / sqrt(var + eps), then y = act(z). The forward
 // and the backward (which recomputes z instead of storing it) both go through these, so the

@@ -1,8 +1,8 @@
 // 2-D convolution and transposed convolution (PyTorch semantics, NHWC activations), differentiable
 // with respect to the input, the weights and the bias. Weights: conv OHWI [outC, kH, kW, inC],
 // transposed conv [inC, kH, kW, outC]. The native side runs oneDNN primitives cached by shape, or,
-// on CPU for stride-1 convolutions with large kernels and images, tiled Fourier transforms
-// (native/cpu/conv_fft.h; see convAlgorithm).
+// on CPU for stride-1 convolutions with enough work, tiled Fourier transforms (native/cpu/conv_fft.h;
+// see convAlgorithm).
 import { attach, needsGrad } from '../autograd/tape.js';
 import { OpArgumentError, shapeStr } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
@@ -203,8 +203,9 @@ export function convCacheStats(): { hits: number; misses: number; entries: numbe
 
 /**
  * How CPU convolutions run. 'auto' (the default) takes the tiled-Fourier route for stride-1,
- * dilation-1 convolutions whose flop estimate favours it (large kernels on large images, e.g. the
- * 5×5 and 7×7 layers at 128×128 and up) and oneDNN's direct kernels elsewhere; 'direct' and
+ * dilation-1 convolutions whose flop estimate favours it (≥ 0.5 Gflop and at most half the direct
+ * flops: the 5×5 and 7×7 layers from 32×32 images up, wide 3×3 layers) and oneDNN's direct kernels
+ * elsewhere; 'direct' and
  * 'fourier' force a route wherever it applies ('fourier': stride 1, dilation 1, and a weight spectrum
  * under 256 MiB, i.e. not the widest layers). Both are fp32 and agree to rounding (~1e-6
  * relative). `chunkTiles` caps the tiles the Fourier route transforms at once (0 = automatic; for
