@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   scse::registerConv(env, exports);
   scse::registerNorm(env, exports);
   scse::registerNormAct(env, exports);
+  scse::registerNormActSe(env, exports);
   scse::registerPool(env, exports);
   scse::registerLoss(env, exports);
   scse::registerRandom(env, exports);

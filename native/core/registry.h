@@ -38,6 +38,7 @@ void registerEltwise(Napi::Env env, Napi::Object exports);
 void registerConv(Napi::Env env, Napi::Object exports);
 void registerNorm(Napi::Env env, Napi::Object exports);
 void registerNormAct(Napi::Env env, Napi::Object exports);
+void registerNormActSe(Napi::Env env, Napi::Object exports);
 void registerPool(Napi::Env env, Napi::Object exports);
 void registerLoss(Napi::Env env, Napi::Object exports);
 void registerRandom(Napi::Env env, Napi::Object exports);

@@ -29,6 +29,7 @@
 #include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/parallel.h"
+#include "cpu/norm_act.h"
 #include "cpu/norm_args.h"
 #include "math/norm.h"
 
@@ -36,6 +37,10 @@ namespace scse {
 namespace {
 
 using math::NormAct;
+using normact::actArgs;
+using normact::Chan;
+using normact::scales;
+using normact::withAct;
 
 // Pixels summed in float before being added to the per-thread double sums: short enough that the
 // float partial loses nothing measurable, long enough that the double adds are rare.
@@ -82,33 +87,6 @@ void channelsArg(const NTensor* t, const Problem& pr, const char* op, const char
     fail(op, std::string("argument '") + arg + "' expected shape [" + std::to_string(pr.C) + "] (the channels of concat(xs) " +
                  shapeStr(pr.shape) + "), got " + shapeStr(t->shape()));
   }
-}
-
-// The activation code and, for PReLU, the slope ([1] or [C]); the slope argument must be absent
-// otherwise. Returns the slope per channel (zeros when unused).
-NormAct actArgs(const Napi::CallbackInfo& info, size_t i, const Problem& pr, const char* op, NTensor** slopeOut,
-                std::vector<float>* slopes) {
-  double a = numberArg(info, i, op, "act");
-  if (a != 0 && a != 1 && a != 2) fail(op, "argument 'act' must be 0 (none), 1 (relu) or 2 (prelu), got " + std::to_string(a));
-  NormAct act = NormAct(int(a));
-  NTensor* slope = tensorArg(info, i + 1, op, "slope", DType::F32, true);
-  if (act == NormAct::Prelu) {
-    if (!slope) fail(op, "argument 'slope' is required for act 2 (prelu)");
-    const Shape& s = slope->shape();
-    if (s.size() != 1 || (s[0] != 1 && s[0] != pr.C)) {
-      fail(op, "argument 'slope' expected shape [1] or [" + std::to_string(pr.C) + "] (the channels of concat(xs) " +
-                   shapeStr(pr.shape) + "), got " + shapeStr(s));
-    }
-  } else if (slope) {
-    fail(op, "argument 'slope' is only for act 2 (prelu), got act " + std::to_string(int(a)));
-  }
-  slopes->assign(size_t(pr.C), 0.0f);
-  if (slope) {
-    const float* sp = slope->f32();
-    for (int64_t c = 0; c < pr.C; c++) (*slopes)[c] = sp[slope->shape()[0] == 1 ? 0 : c];
-  }
-  *slopeOut = slope;
-  return act;
 }
 
 void refuseCuda(const char* op, const Problem& pr, std::initializer_list<NamedTensor> more) {
@@ -166,29 +144,8 @@ void blockRowsBackward(const Problem& pr, Row row) {
       [] {});
 }
 
-// Per-channel scale = gamma / sqrt(var + eps), shared by every pass.
-std::vector<float> scales(const float* gamma, const float* var, float eps, int64_t C) {
-  std::vector<float> s(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; c++) s[c] = math::bnScale(gamma[c], var[c], eps);
-  return s;
-}
 
-// Calls f(std::integral_constant<NormAct, A>) for the runtime activation `act`, so every row
-// kernel below is compiled once per activation, without a branch on it in its channel loop.
-template <class F>
-void withAct(NormAct act, F&& f) {
-  switch (act) {
-    case NormAct::None: return f(std::integral_constant<NormAct, NormAct::None>{});
-    case NormAct::Relu: return f(std::integral_constant<NormAct, NormAct::Relu>{});
-    case NormAct::Prelu: return f(std::integral_constant<NormAct, NormAct::Prelu>{});
-  }
-}
 
-// Per-channel vectors of the statistics and parameters, offset to one part's channels.
-struct Chan {
-  const float *mean, *scale, *beta, *slope;
-  Chan at(int64_t off) const { return {mean + off, scale + off, beta + off, slope + off}; }
-};
 
 // ---- row kernels: one pixel of one part (n channels) ---------------------------------------------
 inline void statsRow(const float* __restrict x, const float* __restrict k, float* __restrict s, float* __restrict q, int64_t n) {
@@ -230,6 +187,23 @@ inline void dxRow(const float* __restrict x, const float* __restrict dy, Chan ch
   }
 }
 
+// Batch mean and biased variance per channel. Sums of (x − K) and (x − K)² with K = the first
+// pixel's values: E[x²] − E[x]² then does not cancel catastrophically when |mean| ≫ std.
+void statistics(const Problem& pr, float* mean, float* var) {
+  const int64_t C = pr.C;
+  std::vector<float> K(static_cast<size_t>(C));
+  for (const Part& q : pr.parts) std::copy(q.x, q.x + q.C, K.begin() + q.off);
+  std::vector<double> s = blockSums(pr, 2, [&](int64_t p, const Part& q, float* f) {
+    statsRow(q.x + p * q.C, K.data() + q.off, f + q.off, f + C + q.off, q.C);
+  });
+  const double M = double(pr.P);
+  for (int64_t c = 0; c < C; c++) {
+    double dm = s[c] / M;
+    mean[c] = float(K[c] + dm);
+    var[c] = float(std::max(0.0, s[C + c] / M - dm * dm));
+  }
+}
+
 // y = act(BN(x)) with the given per-channel statistics.
 void normalize(const Problem& pr, const Chan& ch, NormAct act, float* y) {
   withAct(act, [&](auto A) {
@@ -249,7 +223,7 @@ Napi::Value BatchNormActTrain(const Napi::CallbackInfo& info) {
   float eps = bnEpsArg(info, 6, op);
   NTensor* slopeT = nullptr;
   std::vector<float> slope;
-  NormAct act = actArgs(info, 7, pr, op, &slopeT, &slope);
+  NormAct act = actArgs(info, 7, pr.C, pr.shape, op, &slopeT, &slope);
   channelsArg(gamma, pr, op, "gamma");
   channelsArg(beta, pr, op, "beta");
   if ((rm == nullptr) != (rv == nullptr)) fail(op, "arguments 'runningMean' and 'runningVar' must be given together");
@@ -261,25 +235,12 @@ Napi::Value BatchNormActTrain(const Napi::CallbackInfo& info) {
   refuseCuda(op, pr, {{"gamma", gamma}, {"beta", beta}, {"runningMean", rm}, {"runningVar", rv}, {"slope", slopeT}});
 
   const int64_t C = pr.C;
-  // Sums of (x − K) and (x − K)² with K = the first pixel's values: E[x²] − E[x]² then does not
-  // cancel catastrophically when |mean| ≫ std.
-  std::vector<float> K(static_cast<size_t>(C));
-  for (const Part& q : pr.parts) std::copy(q.x, q.x + q.C, K.begin() + q.off);
-  std::vector<double> s = blockSums(pr, 2, [&](int64_t p, const Part& q, float* f) {
-    statsRow(q.x + p * q.C, K.data() + q.off, f + q.off, f + C + q.off, q.C);
-  });
-
   Napi::Env env = info.Env();
   Napi::Object yo = NTensor::New(env, pr.shape, DType::F32);
   Napi::Object mo = NTensor::New(env, {C}, DType::F32);
   Napi::Object vo = NTensor::New(env, {C}, DType::F32);
   float *mean = NTensor::Unwrap(mo)->f32(), *var = NTensor::Unwrap(vo)->f32();
-  const double M = double(pr.P);
-  for (int64_t c = 0; c < C; c++) {
-    double dm = s[c] / M;
-    mean[c] = float(K[c] + dm);
-    var[c] = float(std::max(0.0, s[C + c] / M - dm * dm));
-  }
+  statistics(pr, mean, var);
   std::vector<float> sc = scales(gamma->f32(), var, eps, C);
   normalize(pr, {mean, sc.data(), beta->f32(), slope.data()}, act, NTensor::Unwrap(yo)->f32());
 
@@ -297,7 +258,7 @@ Napi::Value BatchNormActInfer(const Napi::CallbackInfo& info) {
   float eps = bnEpsArg(info, 5, op);
   NTensor* slopeT = nullptr;
   std::vector<float> slope;
-  NormAct act = actArgs(info, 6, pr, op, &slopeT, &slope);
+  NormAct act = actArgs(info, 6, pr.C, pr.shape, op, &slopeT, &slope);
   for (const NamedTensor& t : {NamedTensor{"gamma", gamma}, {"beta", beta}, {"runningMean", mean}, {"runningVar", var}}) {
     channelsArg(t.second, pr, op, t.first);
   }
@@ -321,7 +282,7 @@ Napi::Value BatchNormActBackward(const Napi::CallbackInfo& info) {
   bool global = boolArg(info, 7, op, "globalStats");
   NTensor* slopeT = nullptr;
   std::vector<float> slope;
-  NormAct act = actArgs(info, 8, pr, op, &slopeT, &slope);
+  NormAct act = actArgs(info, 8, pr.C, pr.shape, op, &slopeT, &slope);
   for (const NamedTensor& t : {NamedTensor{"mean", meanT}, {"var", varT}, {"gamma", gamma}, {"beta", betaT}}) {
     channelsArg(t.second, pr, op, t.first);
   }
@@ -399,6 +360,41 @@ Napi::Value BatchNormActBackward(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+namespace normact {
+NormAct actArgs(const Napi::CallbackInfo& info, size_t i, int64_t C, const Shape& shape, const char* op, NTensor** slopeOut,
+                std::vector<float>* slopes) {
+  double a = numberArg(info, i, op, "act");
+  if (a != 0 && a != 1 && a != 2) fail(op, "argument 'act' must be 0 (none), 1 (relu) or 2 (prelu), got " + std::to_string(a));
+  NormAct act = NormAct(int(a));
+  NTensor* slope = tensorArg(info, i + 1, op, "slope", DType::F32, true);
+  if (act == NormAct::Prelu) {
+    if (!slope) fail(op, "argument 'slope' is required for act 2 (prelu)");
+    const Shape& s = slope->shape();
+    if (s.size() != 1 || (s[0] != 1 && s[0] != C)) {
+      fail(op, "argument 'slope' expected shape [1] or [" + std::to_string(C) + "] (the channels of concat(xs) " +
+                   shapeStr(shape) + "), got " + shapeStr(s));
+    }
+  } else if (slope) {
+    fail(op, "argument 'slope' is only for act 2 (prelu), got act " + std::to_string(int(a)));
+  }
+  slopes->assign(size_t(C), 0.0f);
+  if (slope) {
+    const float* sp = slope->f32();
+    for (int64_t c = 0; c < C; c++) (*slopes)[c] = sp[slope->shape()[0] == 1 ? 0 : c];
+  }
+  *slopeOut = slope;
+  return act;
+}
+
+void batchStatistics(const float* x, int64_t N, int64_t H, int64_t W, int64_t C, float* mean, float* var) {
+  Problem pr;
+  pr.parts.push_back({x, C, 0});
+  pr.shape = {N, H, W, C};
+  pr.P = N * H * W, pr.C = C;
+  statistics(pr, mean, var);
+}
+}  // namespace normact
 
 void registerNormAct(Napi::Env, Napi::Object exports) {
   SCSE_EXPORT(exports, "batchNormActTrain", BatchNormActTrain);

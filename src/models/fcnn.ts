@@ -7,7 +7,9 @@ import { OpArgumentError, shapeStr } from '../errors.js';
 import { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
 import { MaxPool2d } from '../nn/pool.js';
-import { createSe } from '../nn/se.js';
+import type { BatchNorm2d } from '../nn/norm.js';
+import { createSe, type SeBase } from '../nn/se.js';
+import type { NormActivation } from '../ops/norm_act.js';
 import { dropout2d } from '../ops/random.js';
 import { Tensor } from '../tensor.js';
 import type { ModelConfig, ModelName } from './options.js';
@@ -17,7 +19,7 @@ export const DEPTH = 4;
 
 /** A block's end: Dropout2d (training only, p > 0) and then its SE module (registered as `se`). */
 export abstract class Block extends Module {
-  private seBlock: Module | null = null;
+  private seBlock: SeBase | null = null;
   private dropoutP = 0;
 
   /** Call last in the constructor, so `se.*` follows the block's own names. */
@@ -30,6 +32,15 @@ export abstract class Block extends Module {
   protected tail(h: Tensor): Tensor {
     if (this.dropoutP > 0) h = dropout2d(h, this.dropoutP, this.training);
     return this.seBlock ? this.seBlock.forward(h) : h;
+  }
+
+  /**
+   * tail(bn.forwardAct(x, activation)) for blocks that end with BN → activation: without dropout
+   * and with a fused SE block, one op that does not store the activations (ops/norm_act_se.ts).
+   */
+  protected normActTail(bn: BatchNorm2d, x: Tensor, activation: NormActivation): Tensor {
+    const spec = this.dropoutP > 0 ? null : (this.seBlock?.fusedSpec() ?? null);
+    return spec ? bn.forwardActSe(x, activation, spec) : this.tail(bn.forwardAct(x, activation));
   }
 
   /** Encoder/bottleneck: forward(x). Decoder: forward(x, skip, indices) with indices of skip's pooling. */

@@ -43,7 +43,7 @@ export class SDNetBlock extends Block {
 
   forward(x: Tensor, skip?: Tensor, indices?: Tensor): Tensor {
     const h0 = this.decoder ? unpoolConcat(x, skip!, indices!) : x;
-    return this.tail(this.bn1.forwardAct(this.conv1.forward(h0), 'relu'));
+    return this.normActTail(this.bn1, this.conv1.forward(h0), 'relu');
   }
 }
 

@@ -46,8 +46,7 @@ export class UNetBlock extends Block {
   forward(x: Tensor, skip?: Tensor): Tensor {
     const h0 = this.up ? concat([skip!, this.up.forward(x)]) : x;
     const h1 = this.bn1.forwardAct(this.conv1.forward(h0), 'relu');
-    const h2 = this.bn2.forwardAct(this.conv2.forward(h1), 'relu');
-    return this.tail(h2);
+    return this.normActTail(this.bn2, this.conv2.forward(h1), 'relu');
   }
 }
 

@@ -10,6 +10,7 @@
 import { OpArgumentError } from '../errors.js';
 import { batchNorm } from '../ops/norm.js';
 import { batchNormAct, type NormActivation } from '../ops/norm_act.js';
+import { batchNormActSe, type SeSpec } from '../ops/norm_act_se.js';
 import { Tensor } from '../tensor.js';
 import { Module } from './module.js';
 
@@ -62,7 +63,16 @@ export class BatchNorm2d extends Module {
    * for BN → ReLU / PReLU, and for QuickNAT's BN of a concatenation. `slope` is the PReLU's weight.
    */
   forwardAct(xs: Tensor | Tensor[], activation: NormActivation, slope?: Tensor): Tensor {
-    return batchNormAct(xs, this.p('weight'), this.p('bias'), {
+    return batchNormAct(xs, this.p('weight'), this.p('bias'), this.actOptions(activation, slope));
+  }
+
+  /** se(this.forwardAct(x, activation, slope)) in one fused op when training on the CPU (ops/norm_act_se.ts). */
+  forwardActSe(x: Tensor, activation: NormActivation, se: SeSpec, slope?: Tensor): Tensor {
+    return batchNormActSe(x, this.p('weight'), this.p('bias'), this.actOptions(activation, slope), se);
+  }
+
+  private actOptions(activation: NormActivation, slope?: Tensor) {
+    return {
       training: this.training,
       runningMean: this.b('running_mean'),
       runningVar: this.b('running_var'),
@@ -70,6 +80,6 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
       activation,
       ...(slope ? { slope } : {}),
-    });
+    };
   }
 }

@@ -7,6 +7,7 @@ import { conv2d } from '../ops/conv.js';
 import { add, maximum, mul, relu, sigmoid } from '../ops/eltwise.js';
 import { linear } from '../ops/linear.js';
 import { globalAvgPool } from '../ops/pool.js';
+import type { SeSpec } from '../ops/norm_act_se.js';
 import { squeezeExcite, type SeAggregation, type SeBlockKind, type SeParams } from '../ops/se.js';
 import { reshape } from '../ops/shape.js';
 import { Tensor } from '../tensor.js';
@@ -25,7 +26,7 @@ export interface SeOptions {
   impl?: SeImpl;
 }
 
-abstract class SeBase extends Module {
+export abstract class SeBase extends Module {
   impl: SeImpl;
   constructor(
     readonly kind: SeBlockKind,
@@ -44,6 +45,11 @@ abstract class SeBase extends Module {
 
   protected aggregation(): SeAggregation {
     return 'add';
+  }
+
+  /** The block as ops/norm_act_se.ts takes it, for fusing with the batch norm before it; null for impl 'composed'. */
+  fusedSpec(): SeSpec | null {
+    return this.impl === 'fused' ? { kind: this.kind, params: this.seParams(), aggregation: this.aggregation() } : null;
   }
 
   abstract seParams(): SeParams;

@@ -6,6 +6,7 @@ export * from './conv.js';
 export * from './linear.js';
 export * from './norm.js';
 export * from './norm_act.js';
+export * from './norm_act_se.js';
 export * from './pool.js';
 export * from './random.js';
 export * from './loss.js';

@@ -37,19 +37,17 @@ export function seMode(kind: SeBlockKind, aggregation: SeAggregation = 'add'): n
 const wrap = Tensor.fromHandle;
 
 /**
- * The fused SE block on x [N,H,W,C]: cSE (x·σ(fc2(relu(fc1(mean_hw x))))), sSE (x·σ(conv(x))) or
- * scSE (both, aggregated by add | max | mul). Differentiable in x and every parameter.
+ * Checks an SE block's arguments (names in errors under `op`) for an input x [N,H,W,C]: its mode
+ * and its six parameter slots (fc1.weight, fc1.bias, fc2.weight, fc2.bias, conv.weight, conv.bias;
+ * null where the block has none), before any native call.
  */
-export function squeezeExcite(x: Tensor, kind: SeBlockKind, p: SeParams, aggregation: SeAggregation = 'add'): Tensor {
-  const op = `squeezeExcite(${kind}${kind === 'scse' ? `, ${aggregation}` : ''})`;
+export function seArgs(op: string, x: Tensor, kind: SeBlockKind, p: SeParams, aggregation: SeAggregation): { mode: number; inputs: (Tensor | null)[] } {
   check.tensor(op, 'x', x);
   check.rank(op, 'x', x, 4);
   const C = x.shape[3]!;
   const mode = seMode(kind, aggregation);
-  const channel = kind !== 'sse';
-  const spatial = kind !== 'cse';
   const inputs: (Tensor | null)[] = [null, null, null, null, null, null];
-  if (channel) {
+  if (kind !== 'sse') {
     const w1 = check.tensor(op, 'fc1.weight', p.fc1Weight);
     const Cr = w1.shape[0]!;
     check.shape(op, 'fc1.weight', w1, [-1, C], `[C/r, C] with C = ${C} channels of x`);
@@ -62,15 +60,37 @@ export function squeezeExcite(x: Tensor, kind: SeBlockKind, p: SeParams, aggrega
     inputs[2] = p.fc2Weight!;
     inputs[3] = p.fc2Bias ?? null;
   }
-  if (spatial) {
+  if (kind !== 'cse') {
     check.shape(op, 'conv.weight', check.tensor(op, 'conv.weight', p.convWeight), [1, 1, 1, C], `1x1 conv from C = ${C} channels to 1`);
     check.shape(op, 'conv.bias', check.tensor(op, 'conv.bias', p.convBias), [1]);
     inputs[4] = p.convWeight!;
     inputs[5] = p.convBias!;
   }
   if (x.size === 0) throw new OpArgumentError(op, `argument 'x' must not be empty, got ${shapeStr(x.shape)}`);
-  const names = ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'conv.weight', 'conv.bias'];
-  check.sameDevice(op, [['x', x], ...inputs.map((t, i): [string, Tensor | null] => [names[i]!, t])]);
+  check.sameDevice(op, [['x', x], ...inputs.map((t, i): [string, Tensor | null] => [SE_PARAM_NAMES[i]!, t])]);
+  return { mode, inputs };
+}
+
+const SE_PARAM_NAMES = ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'conv.weight', 'conv.bias'];
+
+/** Keeps the gradients of the parameters actually given (the non-null slots), disposing the rest. */
+export function seParamGrads(inputs: (Tensor | null)[], grads: (Tensor | null)[]): (Tensor | null)[] {
+  const out: (Tensor | null)[] = [];
+  inputs.forEach((t, i) => {
+    const g = grads[i] ?? null;
+    if (t) out.push(g);
+    else g?.dispose();
+  });
+  return out;
+}
+
+/**
+ * The fused SE block on x [N,H,W,C]: cSE (x·σ(fc2(relu(fc1(mean_hw x))))), sSE (x·σ(conv(x))) or
+ * scSE (both, aggregated by add | max | mul). Differentiable in x and every parameter.
+ */
+export function squeezeExcite(x: Tensor, kind: SeBlockKind, p: SeParams, aggregation: SeAggregation = 'add'): Tensor {
+  const op = `squeezeExcite(${kind}${kind === 'scse' ? `, ${aggregation}` : ''})`;
+  const { mode, inputs } = seArgs(op, x, kind, p, aggregation);
   const handles = inputs.map((t) => t?.handle ?? null);
   const [y, z, h, s, q] = native.seForward(mode, x.handle, ...handles).map(wrap) as [Tensor, Tensor, Tensor, Tensor, Tensor];
   const params = inputs.filter((t): t is Tensor => t !== null);
@@ -79,14 +99,8 @@ export function squeezeExcite(x: Tensor, kind: SeBlockKind, p: SeParams, aggrega
     const aux = [z, h, s, q].map((t) => t.handle.share());
     attach(op, [x, ...params], [y], [...saved.filter((t): t is NativeTensor => t !== null), ...aux], ([g]) => {
       const grads = native.seBackward(mode, ...saved, g!.handle, ...aux).map((t) => (t ? wrap(t) : null));
-      // keep only the gradients of the inputs actually passed (x, then the non-null params in order)
-      const out: (Tensor | null)[] = [grads[0]!];
-      inputs.forEach((t, i) => {
-        const gi = grads[i + 1]!;
-        if (t) out.push(gi);
-        else gi?.dispose();
-      });
-      return out;
+      // x's gradient, then those of the params actually passed, in order
+      return [grads[0]!, ...seParamGrads(inputs, grads.slice(1))];
     });
   }
   for (const t of [z, h, s, q]) t.dispose();

@@ -9,20 +9,11 @@ import type { NormActivation } from '../../src/ops/norm_act.js';
 import { Tensor } from '../../src/tensor.js';
 import { expectClose, expectError, randn, randt } from '../helpers.js';
 import { checkAgainstTf } from '../reference/compare.js';
+import { tfBnAct } from '../reference/norm_tf.js';
 import { tf } from '../reference/tf.js';
 
 const EPS = 1e-5;
 const TOL = { rtol: 2e-4, atol: 2e-4 };
-
-// z = BN(concat(xs)) in training (batch moments, differentiated) or inference mode, then act.
-function tfBnAct(xs: tf.Tensor[], g: tf.Tensor, b: tf.Tensor, act: NormActivation, a?: tf.Tensor, stats?: [tf.Tensor, tf.Tensor]): tf.Tensor {
-  const x = xs.length === 1 ? xs[0]! : tf.concat(xs, 3);
-  const { mean, variance } = stats ? { mean: stats[0], variance: stats[1] } : tf.moments(x, [0, 1, 2]);
-  const z = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, EPS))), g), b);
-  if (act === 'none') return z;
-  if (act === 'relu') return tf.relu(z);
-  return tf.add(tf.relu(z), tf.mul(a!, tf.minimum(z, 0)));
-}
 
 // parts' channel counts, N, H, W; activation; slope length (0 = no slope)
 const cases: [string, number[], number[], NormActivation, number][] = [
