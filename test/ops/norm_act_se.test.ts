@@ -94,7 +94,7 @@ function compare(kind: Kind, agg: SeAggregation, act: NormActivation, shape: num
   const gb = grads(b);
   ga.forEach((t, i) => {
     const want = gb[i]!.grad!.dataSync();
-    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const scale = Array.from(want).reduce((m: number, v: number) => Math.max(m, Math.abs(v)), 0);
     expectClose(t.grad!.dataSync(), want, 1e-4, 1e-4 * scale, `grad ${i}`);
   });
 }
