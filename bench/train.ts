@@ -28,6 +28,7 @@ import { SGD } from '../src/optim/sgd.js';
 import { manualSeed } from '../src/random.js';
 import { Tensor } from '../src/tensor.js';
 import { mdTable, resultsDir, runTorchPeer } from './common.js';
+import { median, pairedCost, type PairedCost } from './paired.js';
 
 const NETS: ModelName[] = ['unet', 'sdnet', 'densenet'];
 const SES: SeKind[] = ['none', 'scse'];
@@ -45,8 +46,9 @@ export interface TrainRow {
   peakRssMB: number; // the whole process's peak (runtime + model + data + steps)
   baseRssMB: number; // RSS just before the first step (runtime + model + data)
   otherCores: number; // CPU used by other processes during the timed steps, in cores (noise indicator)
-  seMsPerStep?: number; // ours: time inside the fused SE kernels (seForward + seBackward) per timed step, median
+  pairedCost?: PairedCost; // scSE rows: the cost of scSE measured within one process (runPaired)
 }
+
 
 interface Config {
   net: ModelName;
@@ -66,10 +68,12 @@ interface StepResult {
   baseRssMB: number;
   otherCores: number;
   loss: number;
-  seTimes?: number[];
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+interface PairConfig extends Omit<Config, 'se' | 'steps'> {
+  pairs: number;
+}
+
 
 /** VmRSS / VmHWM of this process in MB (Linux; NaN elsewhere). */
 function procStatusMB(field: 'VmRSS' | 'VmHWM'): number {
@@ -98,10 +102,11 @@ function machineBusySeconds(): number {
   }
 }
 
-// ---- one configuration, in this process (--child) ----------------------------------------------
-function runChild(c: Config): StepResult {
+// ---- one configuration, in this process (--child, --paired) -----------------------------------
+/** A model of `c` with SE `se`, its optimizer and fixed data: step() runs one timed unit of work. */
+function makeStep(c: Omit<Config, 'se' | 'steps'>, se: SeKind): { step: () => number; dispose: () => void } {
   manualSeed(0);
-  const model = createModel(c.net, { numClasses: c.classes, filters: c.filters, se: c.se });
+  const model = createModel(c.net, { numClasses: c.classes, filters: c.filters, se });
   model.train();
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.95, weightDecay: 1e-4 });
   const x = normal([c.batch, c.size, c.size, 1]);
@@ -110,22 +115,6 @@ function runChild(c: Config): StepResult {
   const y = Tensor.fromArray(lab, [c.batch, c.size, c.size], { dtype: 'int32' });
   // stands in for median-frequency + boundary weights: only the shape matters for the work
   const w = uniform([c.batch, c.size, c.size], 1, 5);
-
-  // Time inside the fused SE kernels: the work scSE adds to a step, measured within the step itself
-  // (the step-time difference between two processes is at the mercy of this VM's ±10% drift).
-  let seMs = 0;
-  for (const k of ['seForward', 'seBackward'] as const) {
-    const f = native[k] as (...a: unknown[]) => unknown;
-    (native as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => {
-      const t0 = performance.now();
-      try {
-        return f(...a);
-      } finally {
-        seMs += performance.now() - t0;
-      }
-    };
-  }
-
   const step = (): number => {
     const parts = tidy(() => combinedLoss(model.forward(x), y, w));
     const loss = parts.loss.item();
@@ -135,24 +124,28 @@ function runChild(c: Config): StepResult {
     opt.zeroGrad();
     return loss;
   };
+  const dispose = () => {
+    for (const t of [x, y, w]) t.dispose();
+    opt.dispose();
+    model.dispose();
+  };
+  return { step, dispose };
+}
 
+function runChild(c: Config): StepResult {
+  const { step, dispose } = makeStep(c, c.se);
   const base = procStatusMB('VmRSS');
   const label = `scse ${c.net}/${c.se}`;
   const times: number[] = [];
-  const seTimes: number[] = [];
   let loss = Number.NaN;
   const total = c.warmup + c.steps;
   let mark = { busy: 0, own: process.cpuUsage(), wall: 0 };
   for (let i = 0; i < total; i++) {
     if (i === c.warmup) mark = { busy: machineBusySeconds(), own: process.cpuUsage(), wall: performance.now() };
-    seMs = 0;
     const t0 = performance.now();
     loss = step();
     const dt = performance.now() - t0;
-    if (i >= c.warmup) {
-      times.push(dt);
-      seTimes.push(seMs);
-    }
+    if (i >= c.warmup) times.push(dt);
     process.stderr.write(`${label} step ${i + 1}/${total} ${dt.toFixed(0)} ms loss ${loss.toFixed(4)}\n`);
   }
   const own = process.cpuUsage(mark.own);
@@ -160,11 +153,29 @@ function runChild(c: Config): StepResult {
   const otherCores = Math.max(0, (machineBusySeconds() - mark.busy - (own.user + own.system) / 1e6) / wall);
   // resourceUsage().maxRSS is in KiB; VmHWM is the same high-water mark
   const peak = Math.max(process.resourceUsage().maxRSS / 1024, procStatusMB('VmHWM') || 0);
-  for (const t of [x, y, w]) t.dispose();
-  opt.dispose();
-  model.dispose();
-  return { msPerStep: median(times), times, peakRssMB: peak, baseRssMB: base, otherCores, loss, seTimes };
+  dispose();
+  return { msPerStep: median(times), times, peakRssMB: peak, baseRssMB: base, otherCores, loss };
 }
+
+/** scSE's cost within one process (PairedCost). */
+function runPaired(c: PairConfig): PairedCost {
+  const nets = { none: makeStep(c, 'none'), scse: makeStep(c, 'scse') };
+  const times = { none: [] as number[], scse: [] as number[] };
+  for (let i = 0; i < c.warmup + c.pairs; i++) {
+    const order: SeKind[] = i % 2 === 0 ? ['none', 'scse'] : ['scse', 'none'];
+    for (const se of order) {
+      const t0 = performance.now();
+      nets[se as 'none' | 'scse'].step();
+      const dt = performance.now() - t0;
+      if (i >= c.warmup) times[se as 'none' | 'scse'].push(dt);
+      process.stderr.write(`scse ${c.net} paired ${i + 1}/${c.warmup + c.pairs} ${se} ${dt.toFixed(0)} ms\n`);
+    }
+  }
+  nets.none.dispose();
+  nets.scse.dispose();
+  return pairedCost(times.none, times.scse);
+}
+
 
 // ---- driver ------------------------------------------------------------------------------------
 const { values: args } = parseArgs({
@@ -176,26 +187,32 @@ const { values: args } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     out: { type: 'string' },
     child: { type: 'string' }, // internal: one configuration as JSON
+    paired: { type: 'string' }, // internal: one network's none/scSE pair as JSON
   },
 });
 
 if (args.child) {
   const r = runChild(JSON.parse(args.child) as Config);
   process.stdout.write(`${JSON.stringify(r)}\n`);
+} else if (args.paired) {
+  const r = runPaired(JSON.parse(args.paired) as PairConfig);
+  process.stdout.write(`${JSON.stringify(r)}\n`);
 } else {
   main();
 }
 
-function runOurs(c: Config): StepResult {
+/** Runs this script as a child (--child or --paired) and returns the last line of its output, parsed. */
+function runOurs<T>(mode: 'child' | 'paired', c: Config | PairConfig): T {
   const script = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--child', JSON.stringify(c)], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, `--${mode}`, JSON.stringify(c)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
   });
-  if (r.status !== 0) throw new Error(`bench/train.ts --child ${c.net}/${c.se} failed (status ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
+  const what = 'se' in c ? `${c.net}/${c.se}` : `${c.net} none/scse pair`;
+  if (r.status !== 0) throw new Error(`bench/train.ts --${mode} ${what} failed (status ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
   const last = r.stdout.trim().split('\n').pop()!;
-  return JSON.parse(last) as StepResult;
+  return JSON.parse(last) as T;
 }
 
 function main(): void {
@@ -213,33 +230,49 @@ function main(): void {
   const sample = () => loads.push(loadavg()[0]!);
   const rows: TrainRow[] = [];
   const push = (c: Config, impl: Impl, r: StepResult) =>
-    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, minMsPerStep: Math.min(...r.times), peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB, otherCores: r.otherCores, ...(r.seTimes ? { seMsPerStep: median(r.seTimes) } : {}) });
+    rows.push({ net: c.net, se: c.se, impl, imgPerSec: (BATCH * 1000) / r.msPerStep, msPerStep: r.msPerStep, minMsPerStep: Math.min(...r.times), peakRssMB: r.peakRssMB, baseRssMB: r.baseRssMB, otherCores: r.otherCores });
   const configs: Config[] = NETS.flatMap((net) => SES.map((se) => ({ net, se, filters, size, batch: BATCH, classes: CLASSES, steps, warmup })));
 
   console.error(`bench:train: filters ${filters}, ${BATCH}×${size}×${size}×1, ${CLASSES} classes, ${steps} timed steps after ${warmup}; load ${loads[0]!.toFixed(2)}`);
   // Per configuration: ours, then PyTorch NCHW, then channels_last, back to back, so that this VM's
   // slow drift in speed (±10% over minutes) hits the three alike.
   let torchInfo = 'not run (--no-torch)';
+  // scSE's cost within one process, ours and PyTorch's (NCHW), onto the scSE rows
+  const pairNet = (c: Config) => {
+    const pc: PairConfig = { net: c.net, filters, size, batch: BATCH, classes: CLASSES, pairs: steps, warmup };
+    const ours = runOurs<PairedCost>('paired', pc);
+    rows.find((r) => r.net === c.net && r.se === 'scse' && r.impl === 'scse')!.pairedCost = ours;
+    console.error(`scse  ${c.net} paired: scSE costs ${ours.pct.toFixed(1)}% (${ours.noneMs.toFixed(0)} / ${ours.scseMs.toFixed(0)} ms)`);
+    if (args['no-torch']) return;
+    const peer = runTorchPeer<{ none: number[]; scse: number[] }>('torch_train.py', { ...pc, paired: true });
+    sample();
+    const row = rows.find((r) => r.net === c.net && r.se === 'scse' && r.impl === 'torch');
+    if (!peer.result || !row) return console.error(`torch ${c.net} paired failed: ${peer.reason ?? 'no scSE row'}`);
+    row.pairedCost = { ...pairedCost(peer.result.none, peer.result.scse), layout: 'NCHW' };
+    console.error(`torch ${c.net} paired: scSE costs ${row.pairedCost.pct.toFixed(1)}%`);
+  };
   for (const c of configs) {
-    const r = runOurs(c);
+    const r = runOurs<StepResult>('child', c);
     push(c, 'scse', r);
     sample();
     console.error(`scse  ${c.net}/${c.se}: ${r.msPerStep.toFixed(0)} ms/step, peak RSS ${r.peakRssMB.toFixed(0)} MB (load ${loads.at(-1)!.toFixed(2)})`);
-    if (args['no-torch']) continue;
-    for (const cl of [false, true]) {
-      const impl: Impl = cl ? 'torch-cl' : 'torch';
-      console.error(`${impl} ${c.net}/${c.se} ...`);
-      const peer = runTorchPeer<StepResult & { torch: string; threads: number }>('torch_train.py', { ...c, channelsLast: cl });
-      sample();
-      if (!peer.result) {
-        console.error(`${impl} ${c.net}/${c.se} failed: ${peer.reason}`);
-        torchInfo = `failed: ${peer.reason}`;
-        continue;
+    if (!args['no-torch']) {
+      for (const cl of [false, true]) {
+        const impl: Impl = cl ? 'torch-cl' : 'torch';
+        console.error(`${impl} ${c.net}/${c.se} ...`);
+        const peer = runTorchPeer<StepResult & { torch: string; threads: number }>('torch_train.py', { ...c, channelsLast: cl });
+        sample();
+        if (!peer.result) {
+          console.error(`${impl} ${c.net}/${c.se} failed: ${peer.reason}`);
+          torchInfo = `failed: ${peer.reason}`;
+          continue;
+        }
+        torchInfo = `PyTorch ${peer.result.torch}, ${peer.config}, NCHW or channels_last`;
+        push(c, impl, peer.result);
+        console.error(`${impl} ${c.net}/${c.se}: ${peer.result.msPerStep.toFixed(0)} ms/step, peak RSS ${peer.result.peakRssMB.toFixed(0)} MB (load ${loads.at(-1)!.toFixed(2)})`);
       }
-      torchInfo = `PyTorch ${peer.result.torch}, ${peer.config}, NCHW or channels_last`;
-      push(c, impl, peer.result);
-      console.error(`${impl} ${c.net}/${c.se}: ${peer.result.msPerStep.toFixed(0)} ms/step, peak RSS ${peer.result.peakRssMB.toFixed(0)} MB (load ${loads.at(-1)!.toFixed(2)})`);
     }
+    if (c.se === 'scse') pairNet(c);
   }
 
   const md = markdown(rows, { filters, size, steps, warmup, torchInfo, loads });
@@ -282,7 +315,7 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
         `${f2(none?.otherCores)} / ${f2(se?.otherCores)}`,
         impl === 'scse' ? '–' : `${ratio(none, ours.none)} / ${ratio(se, ours.scse)}`,
         pct(none, se),
-        impl === 'scse' && se?.seMsPerStep !== undefined ? `${((se.seMsPerStep / se.msPerStep) * 100).toFixed(1)}% (${f0(se.seMsPerStep)} ms)` : '–',
+        se?.pairedCost ? `**${se.pairedCost.pct.toFixed(1)}%** (${f0(se.pairedCost.noneMs)} → ${f0(se.pairedCost.scseMs)} ms${se.pairedCost.layout ? `, ${se.pairedCost.layout}` : ''})` : '–',
       ]);
     }
     for (const se of SES) {
@@ -310,14 +343,15 @@ function markdown(rows: TrainRow[], o: { filters: number; size: number; steps: n
       `(/proc/stat busy time − the benchmark process's own, per second of wall time): ${othersSummary(rows)}.`,
     '',
     mdTable(
-      ['net', 'impl', 'ms/step (no SE)', 'img/s (no SE)', 'ms/step (scSE)', 'img/s (scSE)', 'peak RSS MB (no SE / scSE)', "others' CPU, cores (no SE / scSE)", 'time ÷ ours (no SE / scSE)', 'scSE cost', 'SE kernels in the scSE step'],
+      ['net', 'impl', 'ms/step (no SE)', 'img/s (no SE)', 'ms/step (scSE)', 'img/s (scSE)', 'peak RSS MB (no SE / scSE)', "others' CPU, cores (no SE / scSE)", 'time ÷ ours (no SE / scSE)', 'scSE cost, separate processes', 'scSE cost, paired in one process'],
       table,
     ),
     '',
-    'time ÷ ours > 1: ours is faster. scSE cost = (step time with scSE − without) / without, per implementation: two ' +
-      "separate processes, so it carries this VM's run-to-run drift (±10%). SE kernels in the scSE step: the time our scSE step " +
-      'spends inside the fused SE kernels (forward + backward, all 8 blocks; median over the timed steps) as a share of that step: ' +
-      'the work scSE adds, measured within one step.',
+    'time ÷ ours > 1: ours is faster. scSE cost = (step time with scSE − without) / without, per implementation. ' +
+      "Separate processes: the two rows' medians, so it carries this VM's run-to-run drift (±10%). Paired in one process: " +
+      `the network built twice (none, scSE) in one process and stepped alternately (none then scSE, then scSE then none) for ${o.steps} pairs ` +
+      `after ${o.warmup} warm-up steps of each; median of the per-pair differences ÷ median step without SE (in brackets: the two medians). ` +
+      "Drift hits both alike, so this is the number to read for scSE's cost; PyTorch's pair runs in NCHW.",
     faster.length ? `Faster PyTorch layout: ${faster.join(', ')}.` : '',
     '',
   ].join('\n');

@@ -6,6 +6,9 @@ Run by bench/train.ts through runTorchPeer (/usr/bin/python3, all cores, tcmallo
   torch_train.py '{"net", "se", "filters", "size", "batch", "classes", "steps", "warmup", "channelsLast"}'
 prints one JSON document: {"torch", "threads", "msPerStep", "times", "peakRssMB", "baseRssMB", "otherCores", "loss"}
 (otherCores: CPU the rest of the machine used during the timed steps, as in bench/train.ts).
+With "paired": true (and "pairs" instead of "se"/"steps"): the network built twice, without SE and
+with scSE, stepped alternately (none, scse, then scse, none, ...) after "warmup" steps of each, as
+bench/train.ts --paired does; prints {"torch", "none": [ms...], "scse": [ms...]}.
 
 One step = train-mode forward of a [batch, 1, size, size] batch (NCHW, or channels_last when asked:
 model and input converted, as the PyTorch docs recommend), the loss of the paper's training (the
@@ -60,11 +63,11 @@ def own_cpu_seconds():
     return t.user + t.system
 
 
-def main():
-    a = json.loads(sys.argv[1])
+def make_step(a, se):
+    """One training step of network a["net"] with SE `se` on fixed data, as a closure."""
     torch.manual_seed(0)
     n, s, k = a["batch"], a["size"], a["classes"]
-    model = build(a["net"], {"numClasses": k, "filters": a["filters"], "se": a["se"]})
+    model = build(a["net"], {"numClasses": k, "filters": a["filters"], "se": se})
     model.train()
     x = torch.randn(n, 1, s, s)
     labels = torch.randint(0, k, (n, s, s))
@@ -82,6 +85,29 @@ def main():
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss.item()
+
+    return step
+
+
+def paired(a):
+    steps = {"none": make_step(a, "none"), "scse": make_step(a, "scse")}
+    times = {"none": [], "scse": []}
+    for i in range(a["warmup"] + a["pairs"]):
+        for se in ("none", "scse") if i % 2 == 0 else ("scse", "none"):
+            t0 = time.perf_counter()
+            steps[se]()
+            dt = (time.perf_counter() - t0) * 1e3
+            if i >= a["warmup"]:
+                times[se].append(dt)
+            print(f"torch {a['net']} paired {i + 1}/{a['warmup'] + a['pairs']} {se} {dt:.0f} ms", file=sys.stderr, flush=True)
+    json.dump({"torch": torch.__version__, **times}, sys.stdout)
+
+
+def main():
+    a = json.loads(sys.argv[1])
+    if a.get("paired"):
+        return paired(a)
+    step = make_step(a, a["se"])
 
     base = rss_mb("VmRSS")
     label = f"torch{'-cl' if a.get('channelsLast') else ''} {a['net']}/{a['se']}"

@@ -7,9 +7,26 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { pairedCost } from '../../bench/paired.js';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = mkdtempSync(join(tmpdir(), 'scse-bench-train-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('pairedCost (bench/paired.ts)', () => {
+  it('is the median per-pair difference over the median time without SE', () => {
+    // diffs 5, 2, 9, -1 -> median (upper of an even count) 5; none's median 110
+    const pc = pairedCost([100, 110, 90, 120], [105, 112, 99, 119]);
+    expect(pc.diffs).toEqual([5, 2, 9, -1]);
+    expect(pc.noneMs).toBe(110);
+    expect(pc.scseMs).toBe(112);
+    expect(pc.pct).toBeCloseTo((5 / 110) * 100, 12);
+  });
+  it('refuses unmatched pairs', () => {
+    expect(() => pairedCost([1, 2], [1])).toThrow(/as many scSE as none times/);
+    expect(() => pairedCost([], [])).toThrow(/≥ 1/);
+  });
+});
 
 describe('bench/train.ts', () => {
   it('--quick --no-torch --out writes one row per network × SE with positive finite numbers', () => {
@@ -35,8 +52,22 @@ describe('bench/train.ts', () => {
       expect(row.minMsPerStep as number).toBeLessThanOrEqual(row.msPerStep as number);
       expect(row.peakRssMB as number).toBeGreaterThanOrEqual(row.baseRssMB as number);
     }
+    // scSE rows carry the paired (one-process) cost: one pair per network here
+    for (const row of rows) {
+      const pc = row.pairedCost as { pct: number; noneMs: number; scseMs: number; diffs: number[] } | undefined;
+      if (row.se === 'none') {
+        expect(pc).toBeUndefined();
+        continue;
+      }
+      expect(pc, `${String(row.net)} pairedCost`).toBeDefined();
+      expect(pc!.diffs).toHaveLength(1);
+      expect(pc!.noneMs > 0 && pc!.scseMs > 0).toBe(true);
+      expect(pc!.diffs[0]).toBeCloseTo(pc!.scseMs - pc!.noneMs, 6);
+      expect(pc!.pct).toBeCloseTo((pc!.diffs[0]! / pc!.noneMs) * 100, 6);
+    }
     const md = readFileSync(join(out, 'train.md'), 'utf8');
     expect(md).toMatch(/\| unet \| scse \(ours, NHWC\) \|/);
+    expect(md).toMatch(/scSE cost, paired in one process/);
     expect(md).toMatch(/load average/);
   });
 });
