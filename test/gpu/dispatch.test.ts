@@ -182,6 +182,23 @@ describe.skipIf(!gpuOk)('convolutions, linear and batch norm on CUDA (cuDNN) vs 
     parity('batchNormAct eval', [...parts, rt([7], 64), rt([7], 65), rt([7], 66)], ([a, b, g, be, s], gpu) =>
       ops.batchNormAct([a!, b!], g!, be!, { ...opts(gpu, false), slope: s! }), 1e-4);
   });
+
+  it('batchNormActSe: the CPU fused kernel (BN + ReLU + scSE) vs the CUDA composition (cuDNN batch norm, ReLU, fused SE)', () => {
+    const shape = [3, 6, 5, 8];
+    const x = keep(Tensor.fromArray(randn(shape, 67).map((v) => v * 2 + 1), shape, { requiresGrad: true }));
+    const rm = rt([8], 68, false);
+    const rv = positive([8], 69);
+    const rmG = keep(mirror(rm));
+    const rvG = keep(mirror(rv));
+    const se = [rt([4, 8], 70, true, 0.3), rt([4], 71), rt([8, 4], 72, true, 0.3), rt([8], 73), rt([1, 1, 1, 8], 74, true, 0.3), rt([1], 75)];
+    parity('batchNormActSe train', [x, rt([8], 76), rt([8], 77), ...se], ([a, g, b, w1, b1, w2, b2, wsq, bsq], gpu) =>
+      ops.batchNormActSe(a!, g!, b!, { training: true, runningMean: gpu ? rmG : rm, runningVar: gpu ? rvG : rv, activation: 'relu' }, {
+        kind: 'scse',
+        params: { fc1Weight: w1!, fc1Bias: b1!, fc2Weight: w2!, fc2Bias: b2!, convWeight: wsq!, convBias: bsq! },
+      }), 1e-4);
+    same(rmG, rm, 'running mean', 1e-5);
+    same(rvG, rv, 'running var', 1e-5);
+  });
 });
 
 describe.skipIf(!gpuOk)('pooling, losses, dropout and random fills on CUDA vs CPU', () => {
