@@ -106,6 +106,28 @@ describe('batchNormActSe equals batchNormAct + squeezeExcite at thread-parallel 
   it('sSE, relu, 2×40×24×40', () => compare('sse', 'add', 'relu', [2, 40, 24, 40], 14));
 });
 
+describe('batchNormActSe and native memory', () => {
+  it('leaves no native tensor behind after forward + backward, with and without gradients', () => {
+    const C = 8;
+    const before = native.memory().tensors;
+    for (const grad of [true, false]) {
+      const x = randt([2, 4, 4, C], 30, grad);
+      const g = randt([C], 31, grad);
+      const b = randt([C], 32, grad);
+      const se = seShapes('scse', C, true).map((s, i) => randt(s!, 33 + i, grad));
+      const params = Object.fromEntries(KEYS.map((k, i) => [k, se[i]])) as SeParams;
+      const y = batchNormActSe(x, g, b, { training: true, activation: 'relu' }, { kind: 'scse', params });
+      const dy = Tensor.fromArray(randn(y.shape, 40), y.shape);
+      if (grad) y.backward(dy);
+      for (const t of [dy, y, x, g, b, ...se]) {
+        t.grad?.dispose();
+        t.dispose();
+      }
+    }
+    expect(native.memory().tensors).toBe(before);
+  });
+});
+
 describe('batchNormActSe outside CPU training', () => {
   it('eval mode is batchNormAct + squeezeExcite with the running statistics, bit for bit', () => {
     const C = 8;
