@@ -31,6 +31,7 @@
 #include "cpu/norm_act.h"
 #include "cpu/norm_args.h"
 #include "cpu/se_block.h"
+#include "cpu/se_forward.h"
 #include "math/norm.h"
 
 namespace scse {
@@ -54,96 +55,6 @@ void channelsArg(const NTensor* t, const SeArgs& a, const char* op, const char* 
     fail(op, std::string("argument '") + arg + "' expected shape [" + std::to_string(a.C) + "] (the channels of x), got " +
                  shapeStr(t->shape()));
   }
-}
-
-// ---- forward, one image ---------------------------------------------------------------------------
-// u = act(BN(x)) for one channel of one pixel.
-template <NormAct A>
-inline float unit(float x, float mean, float scale, float beta, float slope) {
-  return math::normActForward<A>(math::bnPre(x, mean, scale, beta), slope);
-}
-
-// The squeezes of pixels p .. p + R − 1: their u = act(BN(x)) added into the channel sums `block`
-// (cSE) and their spatial excitations q = σ(w·u + b) (sSE). Four pixels per call, as sumsGroup
-// (which says why this is a function); false on a non-finite projection.
-template <NormAct A, int M, int R>
-bool squeezeGroup(const float* X, int64_t C, int64_t p, const Chan& ch, const float* wsq, float bsq, float* block, float* q) {
-  const float *__restrict m = ch.mean, *__restrict sc = ch.scale, *__restrict be = ch.beta, *__restrict sl = ch.slope;
-  const float* __restrict w = wsq;
-  float* __restrict bl = block;
-  const int64_t p1 = p + (R > 1), p2 = p + 2 * (R > 2), p3 = p + 3 * (R > 3);  // beyond R: pixel p again
-  const float *__restrict x0 = X + p * C, *__restrict x1 = X + p1 * C, *__restrict x2 = X + p2 * C, *__restrict x3 = X + p3 * C;
-  const float on1 = R > 1 ? 1.0f : 0.0f, on2 = R > 2 ? 1.0f : 0.0f, on3 = R > 3 ? 1.0f : 0.0f;
-  float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
-#pragma omp simd reduction(+ : d0, d1, d2, d3)
-  for (int64_t c = 0; c < C; c++) {
-    const float u0 = unit<A>(x0[c], m[c], sc[c], be[c], sl[c]), u1 = unit<A>(x1[c], m[c], sc[c], be[c], sl[c]);
-    const float u2 = unit<A>(x2[c], m[c], sc[c], be[c], sl[c]), u3 = unit<A>(x3[c], m[c], sc[c], be[c], sl[c]);
-    if (seUsesChannel(M)) bl[c] += (u0 + on1 * u1) + (on2 * u2 + on3 * u3);
-    if (seUsesSpatial(M)) d0 += w[c] * u0, d1 += w[c] * u1, d2 += w[c] * u2, d3 += w[c] * u3;
-  }
-  if (!seUsesSpatial(M)) return true;
-  q[p] = sigmoid(d0 + bsq);
-  if (R > 1) q[p1] = sigmoid(d1 + bsq);
-  if (R > 2) q[p2] = sigmoid(d2 + bsq);
-  if (R > 3) q[p3] = sigmoid(d3 + bsq);
-  return std::isfinite(d0 + d1 + d2 + d3);
-}
-
-// Squeeze pass over image X: the channel means z (cSE) and the spatial excitation q = σ(w·u + b)
-// per pixel (sSE), then the channel MLP (hpre, s). Returns false on a non-finite squeeze.
-template <NormAct A, int M>
-bool squeezeImage(const SeArgs& a, const float* X, const Chan& ch, float* z, float* hpre, float* s, float* q) {
-  const int64_t C = a.C, P = a.P;
-  const int nt = omp_get_max_threads();
-  std::vector<double> sums(seUsesChannel(M) ? size_t(nt) * C : 0, 0.0);
-  bool ok = true;
-#pragma omp parallel if (P * C > kParallelGrain) reduction(&& : ok)
-  {
-    std::vector<float> block(seUsesChannel(M) ? C : 0, 0.0f);
-    double* acc = seUsesChannel(M) ? sums.data() + size_t(omp_get_thread_num()) * C : nullptr;
-    const float b = seUsesSpatial(M) ? a.bsq[0] : 0.0f;
-    int64_t rows = 0;
-    // groups of 4 pixels: the same static chunks as the apply pass's writeRowsBackward
-#pragma omp for schedule(static)
-    for (int64_t g = 0; g < (P + 3) / 4; g++) {
-      const int64_t p = g * 4;
-      bool fin;
-      if (p + 4 <= P) fin = squeezeGroup<A, M, 4>(X, C, p, ch, a.wsq, b, block.data(), q);
-      else if (P - p == 3) fin = squeezeGroup<A, M, 3>(X, C, p, ch, a.wsq, b, block.data(), q);
-      else if (P - p == 2) fin = squeezeGroup<A, M, 2>(X, C, p, ch, a.wsq, b, block.data(), q);
-      else fin = squeezeGroup<A, M, 1>(X, C, p, ch, a.wsq, b, block.data(), q);
-      ok = ok && fin;
-      if (seUsesChannel(M) && (rows += 4) >= kFlushRows) {
-        for (int64_t c = 0; c < C; c++) acc[c] += block[c], block[c] = 0.0f;
-        rows = 0;
-      }
-    }
-    if (seUsesChannel(M))
-      for (int64_t c = 0; c < C; c++) acc[c] += block[c];
-  }
-  if (seUsesChannel(M)) {
-    for (int64_t c = 0; c < C; c++) {
-      double t = 0;
-      for (int k = 0; k < nt; k++) t += sums[size_t(k) * C + c];
-      z[c] = float(t / double(P));
-      ok = ok && std::isfinite(z[c]);
-    }
-    if (ok) mlpForward(a, z, hpre, s);
-  }
-  return ok;
-}
-
-template <NormAct A, int M>
-void applyImage(const SeArgs& a, const float* X, const Chan& ch, const float* s, const float* q, float* Y) {
-  const int64_t C = a.C;
-  writeRowsBackward(a.P, C, Y, [&](int64_t p, float* y) {
-    const float *__restrict x = X + p * C, *__restrict m = ch.mean, *__restrict sc = ch.scale, *__restrict be = ch.beta;
-    const float* __restrict sl = ch.slope;
-    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
-#pragma omp simd
-    for (int64_t c = 0; c < C; c++) y[c] = seOut<M>(unit<A>(x[c], m[c], sc[c], be[c], sl[c]), seUsesChannel(M) ? s[c] : 0.0f, qp);
-  });
 }
 
 // ---- backward -----------------------------------------------------------------------------------
@@ -398,28 +309,16 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
   NTensor* dyT = tensorArg(info, 15, op, "dy");
   expectSameShape(in.x, dyT, op, "x", "dy");
   const int64_t N = in.a.N, C = in.a.C, P = in.a.P, Cr = std::max<int64_t>(in.a.Cr, 1);
-  NTensor* zT = tensorArg(info, 16, op, "z");
-  NTensor* hT = tensorArg(info, 17, op, "hpre");
-  NTensor* sT = tensorArg(info, 18, op, "s");
-  NTensor* qT = tensorArg(info, 19, op, "q");
-  expectShape(zT, {N, C}, op, "z"), expectShape(hT, {N, Cr}, op, "hpre");
-  expectShape(sT, {N, C}, op, "s"), expectShape(qT, {N, in.a.H, in.a.W}, op, "q");
+  const SeSaved sv = savedArgs(info, 16, in.a, op);
+  NTensor *zT = sv.z, *hT = sv.hpre, *sT = sv.s, *qT = sv.q;
   refuseCuda(op, in, nb, {{"mean", meanT}, {"var", varT}, {"dy", dyT}, {"z", zT}, {"hpre", hT}, {"s", sT}, {"q", qT}});
   SeArgs a = hostArgs(in);
 
   Napi::Env env = info.Env();
-  auto zeros = [&](const Shape& sh) {
-    Napi::Object o = NTensor::New(env, sh, DType::F32);
-    std::memset(NTensor::Unwrap(o)->raw(), 0, size_t(numel(sh)) * 4);
-    return o;
-  };
   Napi::Value nul = env.Null();
-  const bool chn = seUsesChannel(a.mode), spt = seUsesSpatial(a.mode), bias = a.b1 != nullptr;
+  const bool chn = seUsesChannel(a.mode), spt = seUsesSpatial(a.mode);
   Napi::Object dxo = NTensor::New(env, in.x->shape(), DType::F32);
-  Napi::Value dw1 = chn ? Napi::Value(zeros({a.Cr, C})) : nul, db1 = chn && bias ? Napi::Value(zeros({a.Cr})) : nul;
-  Napi::Value dw2 = chn ? Napi::Value(zeros({C, a.Cr})) : nul, db2 = chn && bias ? Napi::Value(zeros({C})) : nul;
-  Napi::Value dws = spt ? Napi::Value(zeros({1, 1, 1, C})) : nul, dbs = spt ? Napi::Value(zeros({1})) : nul;
-  auto ptr = [](Napi::Value v) { return v.IsNull() ? nullptr : NTensor::Unwrap(v.As<Napi::Object>())->f32(); };
+  const SeParamGrads pg = paramGrads(env, a);
 
   const float *X = in.x->f32(), *DY = dyT->f32(), *mean = meanT->f32(), *var = varT->f32();
   const float *Zs = zT->f32(), *Hs = hT->f32(), *S = sT->f32(), *Q = qT->f32();
@@ -437,7 +336,7 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
                           &bsq);
       float* dzn = dz.data() + n * C;
       if (chn) {
-        mlpBackward(a, Zs + n * C, Hs + n * Cr, S + n * C, s.data() + kDs * C, ptr(dw1), ptr(db1), ptr(dw2), ptr(db2), dzn);
+        mlpBackward(a, Zs + n * C, Hs + n * Cr, S + n * C, s.data() + kDs * C, pg.ptr(0), pg.ptr(1), pg.ptr(2), pg.ptr(3), dzn);
         for (int64_t c = 0; c < C; c++) dzn[c] *= invP;  // z is a mean over the P pixels
       }
       for (int64_t c = 0; c < C; c++) {
@@ -484,11 +383,11 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
     dslope = o;
   }
   if (spt) {
-    float *gw = ptr(dws), *gb = ptr(dbs);
+    float *gw = pg.ptr(4), *gb = pg.ptr(5);
     for (int64_t c = 0; c < C; c++) gw[c] = float(wsq[c]);
     gb[0] = float(bsq);
   }
-  return arrayOf(env, {dxo, dgo, dbo, dslope, dw1, db1, dw2, db2, dws, dbs});
+  return arrayOf(env, {dxo, dgo, dbo, dslope, pg.v[0], pg.v[1], pg.v[2], pg.v[3], pg.v[4], pg.v[5]});
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 // image finds it in the (large) last-level cache, and in an order that starts with the images the
 // op before most likely left in cache (forward: see SeForward; backward: last to first, as dY's
 // producers mostly write in order). Measured in the SD-Net scSE step: SE kernels 55 -> 49-51 ms.
+// The forward passes are batchNormActSe's (cpu/se_forward.h) without its normalization.
 // Per-element math lives in math/se.h.
 #include <cmath>
 #include <algorithm>
@@ -17,83 +18,12 @@
 #include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/se_block.h"
+#include "cpu/se_forward.h"
 
 namespace scse {
 namespace {
 
 using namespace scse::sekern;
-
-// ---- forward --------------------------------------------------------------------------------------
-template <int M>
-void forwardImage(const SeArgs& a, const float* U, float* Y, float* z, float* hpre, float* s, float* q, bool* finite) {
-  const int64_t C = a.C, P = a.P;
-  const int nt = omp_get_max_threads();
-  std::vector<double> sums(seUsesChannel(M) ? size_t(nt) * C : 0, 0.0);
-  bool ok = true;
-#pragma omp parallel if (P * C > kParallelGrain) reduction(&& : ok)
-  {
-    int t = omp_get_thread_num();
-    std::vector<float> block(seUsesChannel(M) ? C : 0, 0.0f);
-    double* acc = seUsesChannel(M) ? sums.data() + size_t(t) * C : nullptr;
-    int64_t rows = 0;
-    const float* w = a.wsq;
-    const float b = seUsesSpatial(M) ? a.bsq[0] : 0.0f;
-    // Pixels go four at a time: one update of the channel accumulator and one horizontal sum per
-    // projection for every four rows, instead of per row.
-#pragma omp for schedule(static)
-    for (int64_t g = 0; g < (P + 3) / 4; g++) {
-      const int64_t p = g * 4;
-      if (p + 4 <= P) {
-        const float *u0 = U + p * C, *u1 = u0 + C, *u2 = u1 + C, *u3 = u2 + C;
-        float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
-#pragma omp simd reduction(+ : d0, d1, d2, d3)
-        for (int64_t c = 0; c < C; c++) {
-          if (seUsesChannel(M)) block[c] += (u0[c] + u1[c]) + (u2[c] + u3[c]);
-          if (seUsesSpatial(M)) d0 += w[c] * u0[c], d1 += w[c] * u1[c], d2 += w[c] * u2[c], d3 += w[c] * u3[c];
-        }
-        if (seUsesSpatial(M)) {
-          ok = ok && std::isfinite(d0 + d1 + d2 + d3);
-          q[p] = sigmoid(d0 + b), q[p + 1] = sigmoid(d1 + b), q[p + 2] = sigmoid(d2 + b), q[p + 3] = sigmoid(d3 + b);
-        }
-        rows += 4;
-      } else {
-        for (int64_t r = p; r < P; r++, rows++) {
-          const float* u = U + r * C;
-          float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-          for (int64_t c = 0; c < C; c++) {
-            if (seUsesChannel(M)) block[c] += u[c];
-            if (seUsesSpatial(M)) d += w[c] * u[c];
-          }
-          if (seUsesSpatial(M)) ok = ok && std::isfinite(d), q[r] = sigmoid(d + b);
-        }
-      }
-      if (seUsesChannel(M) && rows >= kFlushRows) {
-        for (int64_t c = 0; c < C; c++) acc[c] += block[c], block[c] = 0.0f;
-        rows = 0;
-      }
-    }
-    if (seUsesChannel(M))
-      for (int64_t c = 0; c < C; c++) acc[c] += block[c];
-  }
-  if (seUsesChannel(M)) {
-    for (int64_t c = 0; c < C; c++) {
-      double t = 0;
-      for (int k = 0; k < nt; k++) t += sums[size_t(k) * C + c];
-      z[c] = float(t / double(P));
-      ok = ok && std::isfinite(z[c]);
-    }
-    mlpForward(a, z, hpre, s);
-  }
-  *finite = ok;
-  if (!ok) return;
-  writeRowsBackward(P, C, Y, [&](int64_t p, float* y) {
-    const float* u = U + p * C;
-    const float qp = seUsesSpatial(M) ? q[p] : 0.0f;
-#pragma omp simd
-    for (int64_t c = 0; c < C; c++) y[c] = seOut<M>(u[c], seUsesChannel(M) ? s[c] : 0.0f, qp);
-  });
-}
 
 // ---- backward -------------------------------------------------------------------------------------
 
@@ -241,6 +171,7 @@ Napi::Value SeForward(const Napi::CallbackInfo& info) {
   float *Y = NTensor::Unwrap(y)->f32(), *Z = NTensor::Unwrap(z)->f32(), *Hp = NTensor::Unwrap(h)->f32();
   float *S = NTensor::Unwrap(s)->f32(), *Q = NTensor::Unwrap(q)->f32();
   const float* U = x->f32();
+  const Chan id{};  // no normalization: u = x
   dispatch(a.mode, [&](auto m) {
     int64_t bad = -1;  // the first image (lowest index) with a non-finite value, as a forward walk would report
     // Image order: the SE input comes from batchNormAct, whose second pass walks each thread's
@@ -250,10 +181,14 @@ Napi::Value SeForward(const Napi::CallbackInfo& info) {
     for (int64_t k = 0; k < nt * per; k++) {
       const int64_t n = (k % nt) * per + k / nt;  // a permutation of 0 .. nt·per-1
       if (n >= a.N) continue;
-      bool finite = true;
-      forwardImage<decltype(m)::value>(a, U + n * a.P * a.C, Y + n * a.P * a.C, Z + n * a.C, Hp + n * Cr, S + n * a.C,
-                                       Q + n * a.P, &finite);
-      if (!finite && (bad < 0 || n < bad)) bad = n;
+      // the squeeze and apply passes of batchNormActSe's forward, without its normalization
+      constexpr int M = decltype(m)::value;
+      const int64_t off = n * a.P * a.C;
+      if (!squeezeImage<NormAct::None, M, false>(a, U + off, id, Z + n * a.C, Hp + n * Cr, S + n * a.C, Q + n * a.P)) {
+        if (bad < 0 || n < bad) bad = n;
+        continue;
+      }
+      if (bad < 0) applyImage<NormAct::None, M, false>(a, U + off, id, S + n * a.C, Q + n * a.P, Y + off);
     }
     if (bad >= 0) nonFinite(name, bad);
   });
@@ -273,31 +208,17 @@ Napi::Value SeBackward(const Napi::CallbackInfo& info) {
   NTensor* dy = tensorArg(info, 8, nm, "dy");
   expectSameShape(x, dy, nm, "x", "dy");
   int64_t Cr = std::max<int64_t>(shapes.Cr, 1);
-  NTensor* z = tensorArg(info, 9, nm, "z");
-  NTensor* h = tensorArg(info, 10, nm, "hpre");
-  NTensor* s = tensorArg(info, 11, nm, "s");
-  NTensor* q = tensorArg(info, 12, nm, "q");
-  expectShape(z, {shapes.N, shapes.C}, nm, "z"), expectShape(h, {shapes.N, Cr}, nm, "hpre");
-  expectShape(s, {shapes.N, shapes.C}, nm, "s"), expectShape(q, {shapes.N, shapes.H, shapes.W}, nm, "q");
+  const SeSaved sv = savedArgs(info, 9, shapes, nm);
+  NTensor *z = sv.z, *h = sv.hpre, *s = sv.s, *q = sv.q;
   SCSE_ON_CUDA(deviceOf(nm, {{"x", x}, {"fc1.weight", in.w1}, {"fc1.bias", in.b1}, {"fc2.weight", in.w2}, {"fc2.bias", in.b2},
                              {"conv.weight", in.wsq}, {"conv.bias", in.bsq}, {"dy", dy}, {"z", z}, {"hpre", h}, {"s", s},
                              {"q", q}}),
                cudaops::seBackward(info.Env(), cudaArgs(in), dy, z, h, s, q));
   SeArgs a = hostArgs(in);
   Napi::Env env = info.Env();
-  auto zeros = [&](const Shape& sh) {
-    Napi::Object o = NTensor::New(env, sh, DType::F32);
-    std::memset(NTensor::Unwrap(o)->raw(), 0, size_t(numel(sh)) * 4);
-    return o;
-  };
   Napi::Object dx = NTensor::New(env, x->shape(), DType::F32);
-  Napi::Value nul = env.Null();
-  bool ch = seUsesChannel(a.mode), sp = seUsesSpatial(a.mode), bias = a.b1 != nullptr;
-  Napi::Value dw1 = ch ? Napi::Value(zeros({a.Cr, a.C})) : nul, db1 = ch && bias ? Napi::Value(zeros({a.Cr})) : nul;
-  Napi::Value dw2 = ch ? Napi::Value(zeros({a.C, a.Cr})) : nul, db2 = ch && bias ? Napi::Value(zeros({a.C})) : nul;
-  Napi::Value dws = sp ? Napi::Value(zeros({1, 1, 1, a.C})) : nul, dbs = sp ? Napi::Value(zeros({1})) : nul;
-  auto ptr = [](Napi::Value v) { return v.IsNull() ? nullptr : NTensor::Unwrap(v.As<Napi::Object>())->f32(); };
-  SeGrads g{NTensor::Unwrap(dx)->f32(), ptr(dw1), ptr(db1), ptr(dw2), ptr(db2), ptr(dws), ptr(dbs)};
+  const SeParamGrads pg = paramGrads(env, a);
+  SeGrads g{NTensor::Unwrap(dx)->f32(), pg.ptr(0), pg.ptr(1), pg.ptr(2), pg.ptr(3), pg.ptr(4), pg.ptr(5)};
   std::vector<double> wsqAcc(a.C, 0.0);
   double bsqAcc = 0;
   const float* U = x->f32();
@@ -309,13 +230,11 @@ Napi::Value SeBackward(const Napi::CallbackInfo& info) {
                                         q->f32() + n * a.P, g, n, wsqAcc, bsqAcc);
     }
   });
-  if (sp) {
+  if (seUsesSpatial(a.mode)) {
     for (int64_t c = 0; c < a.C; c++) g.dwsq[c] = float(wsqAcc[c]);
     g.dbsq[0] = float(bsqAcc);
   }
-  Napi::Array r = Napi::Array::New(env, 7);
-  r.Set(0u, dx), r.Set(1u, dw1), r.Set(2u, db1), r.Set(3u, dw2), r.Set(4u, db2), r.Set(5u, dws), r.Set(6u, dbs);
-  return r;
+  return arrayOf(env, {dx, pg.v[0], pg.v[1], pg.v[2], pg.v[3], pg.v[4], pg.v[5]});
 }
 
 }  // namespace

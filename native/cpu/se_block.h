@@ -3,6 +3,7 @@
 // backward for one image, and the streamed second pass.
 #pragma once
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -170,6 +171,43 @@ inline void dispatch(int mode, F&& f) {
     case kSeMax: f(std::integral_constant<int, kSeMax>{}); break;
     default: f(std::integral_constant<int, kSeMul>{}); break;
   }
+}
+
+// What a backward gets back from its forward (seForward / batchNormActSeTrain): z [N,C], hpre
+// [N,max(Cr,1)], s [N,C], q [N,H,W], read from arguments i .. i+3 and shape-checked.
+struct SeSaved {
+  NTensor *z = nullptr, *hpre = nullptr, *s = nullptr, *q = nullptr;
+};
+
+inline SeSaved savedArgs(const Napi::CallbackInfo& info, size_t i, const SeArgs& a, const char* op) {
+  SeSaved v;
+  const int64_t Cr = std::max<int64_t>(a.Cr, 1);
+  v.z = tensorArg(info, i, op, "z");
+  v.hpre = tensorArg(info, i + 1, op, "hpre");
+  v.s = tensorArg(info, i + 2, op, "s");
+  v.q = tensorArg(info, i + 3, op, "q");
+  expectShape(v.z, {a.N, a.C}, op, "z"), expectShape(v.hpre, {a.N, Cr}, op, "hpre");
+  expectShape(v.s, {a.N, a.C}, op, "s"), expectShape(v.q, {a.N, a.H, a.W}, op, "q");
+  return v;
+}
+
+// The gradients of the block's parameters as zero-filled outputs (null where it has no such
+// parameter), in the order fc1.weight, fc1.bias, fc2.weight, fc2.bias, conv.weight, conv.bias.
+struct SeParamGrads {
+  Napi::Value v[6];
+  float* ptr(int i) const { return v[i].IsNull() ? nullptr : NTensor::Unwrap(v[i].As<Napi::Object>())->f32(); }
+};
+
+inline SeParamGrads paramGrads(Napi::Env env, const SeArgs& a) {
+  auto zeros = [&](const Shape& sh) -> Napi::Value {
+    Napi::Object o = NTensor::New(env, sh, DType::F32);
+    std::memset(NTensor::Unwrap(o)->raw(), 0, size_t(numel(sh)) * 4);
+    return o;
+  };
+  const bool ch = seUsesChannel(a.mode), sp = seUsesSpatial(a.mode), bias = a.b1 != nullptr;
+  Napi::Value nul = env.Null();
+  return {{ch ? zeros({a.Cr, a.C}) : nul, ch && bias ? zeros({a.Cr}) : nul, ch ? zeros({a.C, a.Cr}) : nul,
+           ch && bias ? zeros({a.C}) : nul, sp ? zeros({1, 1, 1, a.C}) : nul, sp ? zeros({1}) : nul}};
 }
 
 }  // namespace scse::sekern
