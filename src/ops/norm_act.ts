@@ -10,7 +10,7 @@ import { Tensor } from '../tensor.js';
 import * as check from './check.js';
 import { prelu, relu } from './eltwise.js';
 import { batchNorm, type BatchNormOptions } from './norm.js';
-import { statsOptions } from './norm_checks.js';
+import { normActArgs } from './norm_checks.js';
 import { concat } from './shape.js';
 
 declare module '../native.js' {
@@ -62,58 +62,7 @@ export interface BatchNormActOptions extends BatchNormOptions {
 }
 
 const OP = 'batchNormAct';
-const ACT_CODE: Record<NormActivation, number> = { none: 0, relu: 1, prelu: 2 };
 const wrap = Tensor.fromHandle;
-
-/** What batchNormAct's checks return (also used by batchNormActSe). */
-export interface NormActArgs {
-  list: Tensor[];
-  activation: NormActivation;
-  act: number; // the native activation code
-  shape: number[]; // of concat(xs)
-  slope: Tensor | undefined;
-  rm: Tensor | undefined;
-  rv: Tensor | undefined;
-  momentum: number;
-  eps: number;
-}
-
-/** Checks batchNormAct's arguments (names in errors under `op`), before any native call. */
-export function normActArgs(op: string, xs: Tensor | Tensor[], gamma: Tensor, beta: Tensor, opts: BatchNormActOptions): NormActArgs {
-  const list = Array.isArray(xs) ? xs : [xs];
-  if (list.length === 0) throw new OpArgumentError(op, "argument 'xs' must be a non-empty array of tensors");
-  list.forEach((t, i) => {
-    check.tensor(op, `xs[${i}]`, t);
-    check.rank(op, `xs[${i}]`, t, 4);
-  });
-  check.tensor(op, 'gamma', gamma);
-  check.tensor(op, 'beta', beta);
-  const s0 = list[0]!.shape;
-  list.forEach((t, i) => {
-    if (t.shape[0] !== s0[0] || t.shape[1] !== s0[1] || t.shape[2] !== s0[2]) {
-      throw new OpArgumentError(op, `argument 'xs[${i}]' ${shapeStr(t.shape)} must match 'xs[0]' ${shapeStr(s0)} in N, H and W`);
-    }
-  });
-  if (typeof opts !== 'object' || opts === null || typeof opts.training !== 'boolean') {
-    throw new OpArgumentError(op, "argument 'opts.training' must be a boolean");
-  }
-  const activation = opts.activation ?? 'none';
-  if (!(activation in ACT_CODE)) throw new OpArgumentError(op, `argument 'activation' must be 'none', 'relu' or 'prelu', got ${String(activation)}`);
-  const shape = [s0[0]!, s0[1]!, s0[2]!, list.reduce((c, t) => c + t.shape[3]!, 0)];
-  const { slope } = opts;
-  if (activation === 'prelu') {
-    if (slope === undefined) throw new OpArgumentError(op, "argument 'slope' is required for activation 'prelu'");
-    check.tensor(op, 'slope', slope);
-    if (slope.rank !== 1 || (slope.shape[0] !== 1 && slope.shape[0] !== shape[3])) {
-      throw new OpArgumentError(op, `argument 'slope' expected shape [1] or [${shape[3]}] (the channels of concat(xs) ${shapeStr(shape)}), got ${shapeStr(slope.shape)}`);
-    }
-  } else if (slope !== undefined) {
-    throw new OpArgumentError(op, `argument 'slope' is only for activation 'prelu', got activation '${activation}'`);
-  }
-  const named = Object.fromEntries(list.map((t, i) => [`xs[${i}]`, t]));
-  const { rm, rv, momentum, eps } = statsOptions(op, shape, opts, { ...named, gamma, beta, slope });
-  return { list, activation, act: ACT_CODE[activation], shape, slope, rm, rv, momentum, eps };
-}
 
 /**
  * act(gamma·(x − mean)/sqrt(var + eps) + beta) per channel of x = concat(xs) along the last

@@ -7,8 +7,10 @@
 import { attach, needsGrad } from '../autograd/tape.js';
 import { native, type NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
-import { batchNormAct, normActArgs, type BatchNormActOptions } from './norm_act.js';
-import { seArgs, seParamGrads, squeezeExcite, type SeAggregation, type SeBlockKind, type SeParams } from './se.js';
+import { batchNormAct, type BatchNormActOptions } from './norm_act.js';
+import { normActArgs } from './norm_checks.js';
+import { squeezeExcite, type SeAggregation, type SeBlockKind, type SeParams } from './se.js';
+import { seArgs, seParamGrads } from './se_checks.js';
 
 declare module '../native.js' {
   interface NativeAddon {
