@@ -183,15 +183,26 @@ describe('batchNormActSe errors', () => {
     expectError(() => native.batchNormActSeBackward(2, h(x), ...p, h(g), h(b), m!, v!, 1e-5, 1, null, h(x), aux[0]!, aux[1]!, aux[2]!, aux[0]!), 'batchNormActSeBackward', "'q'", '[2, 3, 3]');
   });
 
-  // The NaN spreads through its channel's batch statistics to every image, so the first image is
-  // named, as in the composition (batchNormAct, then squeezeExcite's check).
-  it('a NaN fails as in the composition and leaves the running statistics unchanged', () => {
-    const data = randn([3, 4, 4, C], 8);
-    data[2 * 16 * C + 5] = Number.NaN;
-    const rm = Tensor.zeros([C]);
-    const rv = Tensor.ones([C]);
-    expectError(() => batchNormActSe(Tensor.fromArray(data, [3, 4, 4, C]), g, b, { training: true, runningMean: rm, runningVar: rv }, { kind: 'sse', params }), 'batchNormActSe sSE', 'NaN or Inf', 'image 0');
-    expect(Array.from(rm.dataSync())).toEqual([0, 0, 0, 0]);
-    expect(Array.from(rv.dataSync())).toEqual([1, 1, 1, 1]);
+  // The batch statistics catch a NaN or Inf in x and name the image it is in. With ReLU the SE block
+  // alone would not: relu maps the NaN pre-activations to 0, and the running statistics took the NaN.
+  it('a NaN or Inf in x fails with every activation and leaves the running statistics unchanged', () => {
+    for (const [act, kind, v] of [
+      ['none', 'sse', Number.NaN],
+      ['relu', 'scse', Number.NaN],
+      ['relu', 'cse', Number.POSITIVE_INFINITY],
+      ['prelu', 'cse', Number.NEGATIVE_INFINITY],
+    ] as const) {
+      const data = randn([3, 4, 4, C], 8);
+      data[2 * 16 * C + 5] = v;
+      const x = Tensor.fromArray(data, [3, 4, 4, C]);
+      const rm = Tensor.zeros([C]);
+      const rv = Tensor.ones([C]);
+      const slope = act === 'prelu' ? { slope: Tensor.full([1], 0.25) } : {};
+      const opts = { training: true, activation: act, runningMean: rm, runningVar: rv, ...slope };
+      expectError(() => batchNormActSe(x, g, b, opts, { kind, params }), `batchNormActSe ${kind === 'scse' ? 'scSE(add)' : kind === 'cse' ? 'cSE' : 'sSE'}`, 'NaN or Inf', 'image 2');
+      expect(Array.from(rm.dataSync()), `${act} ${kind} ${v}`).toEqual([0, 0, 0, 0]);
+      expect(Array.from(rv.dataSync())).toEqual([1, 1, 1, 1]);
+      for (const t of [x, rm, rv, ...Object.values(slope)]) t.dispose();
+    }
   });
 });
