@@ -166,6 +166,24 @@ describe('batchNormActSe errors', () => {
     expectError(() => batchNormActSe(Tensor.zeros([1, 1, 1, C]), g, b, { training: true }, { kind: 'sse', params }), 'batchNormActSe(sse)', 'N*H*W > 1', '[1, 1, 1, 4]');
   });
 
+  it('from TypeScript, for a missing or malformed SE block (never a TypeError, never a silent scSE)', () => {
+    const T = { training: true };
+    expectError(() => batchNormActSe(x, g, b, T, undefined as never), 'batchNormActSe', "'se'", 'undefined');
+    expectError(() => batchNormActSe(x, g, b, T, null as never), 'batchNormActSe', "'se'", 'null');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'scse' } as never), 'batchNormActSe(scse, add)', "'params'", 'undefined');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'cse', params: null } as never), 'batchNormActSe(cse)', "'params'", 'null');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'foo' as never, params }), 'batchNormActSe(foo)', "'kind'", "'foo'");
+    expectError(() => batchNormActSe(x, g, b, T, { params } as never), 'batchNormActSe', "'kind'", 'undefined');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'scse', params, aggregation: 'min' as never }), 'batchNormActSe(scse, min)', "'aggregation'", "'min'");
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'cse', params: { ...params, fc1Weight: null as never } }), 'batchNormActSe(cse)', "'fc1.weight'", 'null');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'sse', params: { ...params, convBias: undefined } }), 'batchNormActSe(sse)', "'conv.bias'");
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'cse', params: { ...params, fc2Bias: null } }), 'batchNormActSe(cse)', "'fc1.bias' and 'fc2.bias'");
+    expectError(() => batchNormActSe(x, g, b, { training: true, activation: 'prelu', slope: Tensor.ones([3]) }, { kind: 'sse', params }), 'batchNormActSe(sse)', "'slope'", '[3]');
+    expectError(() => batchNormActSe(x, g, b, { training: true, activation: 'relu', slope: Tensor.ones([1]) }, { kind: 'sse', params }), 'batchNormActSe(sse)', "'slope'", 'prelu');
+    expectError(() => batchNormActSe(x, g, b, { training: true, runningMean: Tensor.zeros([C]) }, { kind: 'sse', params }), 'batchNormActSe(sse)', 'together');
+    expectError(() => batchNormActSe(x, g, b, { training: false }, { kind: 'sse', params }), 'batchNormActSe(sse)', 'runningMean');
+  });
+
   it('from C++, for direct native calls', () => {
     const h = (t: Tensor | null) => t?.handle ?? null;
     const p = se.map(h);
