@@ -248,6 +248,16 @@ std::vector<int64_t> cachedFirst(int64_t N) {
   return order;
 }
 
+// The first image of x [N, ·] (`len` values each) with a NaN or Inf (0 if none: an overflow).
+int64_t firstNonFinite(const float* X, int64_t N, int64_t len) {
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t i = 0; i < len; i++) {
+      if (!std::isfinite(X[n * len + i])) return n;
+    }
+  }
+  return 0;
+}
+
 template <typename F>
 void withModes(NormAct act, int mode, F&& f) {
   withAct(act, [&](auto A) { dispatch(mode, [&](auto M) { f(A, M); }); });
@@ -280,6 +290,12 @@ Napi::Value BatchNormActSeTrain(const Napi::CallbackInfo& info) {
   const float* X = in.x->f32();
 
   normact::batchStatistics(X, a.N, a.H, a.W, C, mean, var);
+  // A NaN or Inf in x makes its channel's batch mean non-finite: fail here, before the running
+  // statistics change. The squeeze's check below does not see it with ReLU, which maps the NaN
+  // pre-activations to 0 (math/norm.h), so the SE block would get finite values.
+  for (int64_t c = 0; c < C; c++) {
+    if (!std::isfinite(mean[c])) nonFinite(name, firstNonFinite(X, a.N, a.P * C));
+  }
   std::vector<float> sc = normact::scales(nb.gamma->f32(), var, nb.eps, C);
   const Chan ch{mean, sc.data(), nb.beta->f32(), nb.slopes.data()};
   int64_t bad = -1;

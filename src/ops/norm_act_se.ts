@@ -5,6 +5,7 @@
 // (native/cpu/norm_act_se.cc says why: 4 + 5 passes over the data instead of 6 + 10); everywhere
 // else (CUDA, eval mode) it is that composition.
 import { attach, needsGrad } from '../autograd/tape.js';
+import { OpArgumentError } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { batchNormAct, type BatchNormActOptions } from './norm_act.js';
@@ -32,6 +33,9 @@ const wrap = Tensor.fromHandle;
 
 /** SE(act(BN(x))) on x [N,H,W,C]: batchNormAct's options, then the SE block's. */
 export function batchNormActSe(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNormActOptions, se: SeSpec): Tensor {
+  if (typeof se !== 'object' || se === null) {
+    throw new OpArgumentError('batchNormActSe', `argument 'se' must be an object { kind, params, aggregation? }, got ${se === null ? 'null' : typeof se}`);
+  }
   const aggregation = se.aggregation ?? 'add';
   const op = `batchNormActSe(${se.kind}${se.kind === 'scse' ? `, ${aggregation}` : ''})`;
   const bn = normActArgs(op, x, gamma, beta, opts);

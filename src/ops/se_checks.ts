@@ -22,6 +22,10 @@ export function seMode(kind: SeBlockKind, aggregation: SeAggregation = 'add'): n
 export function seArgs(op: string, x: Tensor, kind: SeBlockKind, p: SeParams, aggregation: SeAggregation): { mode: number; inputs: (Tensor | null)[] } {
   check.tensor(op, 'x', x);
   check.rank(op, 'x', x, 4);
+  // seMode alone would take any other kind for scSE, and name squeezeExcite for a bad aggregation
+  if (kind !== 'cse' && kind !== 'sse' && kind !== 'scse') throw new OpArgumentError(op, `argument 'kind' must be 'cse', 'sse' or 'scse', got '${String(kind)}'`);
+  if (kind === 'scse' && !['add', 'max', 'mul'].includes(aggregation)) throw new OpArgumentError(op, `argument 'aggregation' must be add|max|mul, got '${String(aggregation)}'`);
+  if (typeof p !== 'object' || p === null) throw new OpArgumentError(op, `argument 'params' must be an object of the block's parameters, got ${p === null ? 'null' : typeof p}`);
   const C = x.shape[3]!;
   const mode = seMode(kind, aggregation);
   const inputs: (Tensor | null)[] = [null, null, null, null, null, null];

@@ -41,6 +41,15 @@ const cases: [string, number, number, number, number, NormActivation, number, Ki
   ['scSE add, prelu shared slope', 2, 4, 3, 8, 'prelu', 1, 'scse', 'add', true],
   ['cSE, prelu per-channel slope', 1, 6, 5, 6, 'prelu', 6, 'cse', 'add', true],
   ['sSE, none, 21 pixels (a tail of 1)', 2, 3, 7, 5, 'none', 0, 'sse', 'add', true],
+  // tails of 1, 2 and 3 pixels (the masked repeats of sumsGroup / squeezeGroup) in every mode
+  ['scSE mul, prelu per-channel, 15 pixels (a tail of 3), odd C', 2, 3, 5, 5, 'prelu', 5, 'scse', 'mul', true],
+  ['scSE max, prelu shared slope, N = 1, 13 pixels (a tail of 1)', 1, 1, 13, 3, 'prelu', 1, 'scse', 'max', true],
+  ['cSE, relu, C = 1 (Cr = 1), 9 pixels (a tail of 1)', 3, 3, 3, 1, 'relu', 0, 'cse', 'add', true],
+  ['cSE, prelu per-channel, no MLP biases, 7 pixels (a tail of 3)', 2, 1, 7, 7, 'prelu', 7, 'cse', 'add', false],
+  ['scSE add, prelu per-channel, 5 pixels (a tail of 1)', 3, 5, 1, 6, 'prelu', 6, 'scse', 'add', true],
+  ['scSE mul, relu, 10 pixels (a tail of 2)', 2, 2, 5, 4, 'relu', 0, 'scse', 'mul', true],
+  ['scSE max, none, 11 pixels (a tail of 3)', 2, 11, 1, 3, 'none', 0, 'scse', 'max', true],
+  ['sSE, prelu shared slope, 6 pixels (a tail of 2)', 2, 2, 3, 5, 'prelu', 1, 'sse', 'add', true],
 ];
 
 describe('batchNormActSe training mode against tfjs (BN → activation → SE from primitives; forward and every gradient)', () => {
@@ -62,16 +71,25 @@ describe('batchNormActSe training mode against tfjs (BN → activation → SE fr
   }
 });
 
-// Our composition, at a size where the image loops run on all threads and outputs are streamed.
-function compare(kind: Kind, agg: SeAggregation, act: NormActivation, shape: number[], seed: number): void {
+// Our composition, at a size where the image loops run on all threads. `more`: the PReLU slope's
+// length (default C), x = offset + scale·noise, and which inputs require gradients (default all).
+interface CompareOptions {
+  slopeLen?: number;
+  xOffset?: number;
+  xScale?: number;
+  grad?: { x: boolean; norm: boolean; se: boolean };
+}
+function compare(kind: Kind, agg: SeAggregation, act: NormActivation, shape: number[], seed: number, more: CompareOptions = {}): void {
   const C = shape[3]!;
   const se = seShapes(kind, C, true);
+  const rg = more.grad ?? { x: true, norm: true, se: true };
   const make = () => {
-    const x = randt(shape, seed);
-    const gamma = Tensor.fromArray(randn([C], seed + 1).map((v) => 1 + 0.3 * v), [C], { requiresGrad: true });
-    const beta = randt([C], seed + 2);
-    const slope = act === 'prelu' ? Tensor.fromArray(randn([C], seed + 3).map((v) => 0.25 + 0.1 * v), [C], { requiresGrad: true }) : undefined;
-    const ps = se.map((s, i) => (s ? randt(s, seed + 10 + i, true, 0.3) : null));
+    const x = Tensor.fromArray(randn(shape, seed).map((v) => (more.xOffset ?? 0) + (more.xScale ?? 1) * v), shape, { requiresGrad: rg.x });
+    const gamma = Tensor.fromArray(randn([C], seed + 1).map((v) => 1 + 0.3 * v), [C], { requiresGrad: rg.norm });
+    const beta = randt([C], seed + 2, rg.norm);
+    const na = more.slopeLen ?? C;
+    const slope = act === 'prelu' ? Tensor.fromArray(randn([na], seed + 3).map((v) => 0.25 + 0.1 * v), [na], { requiresGrad: rg.norm }) : undefined;
+    const ps = se.map((s, i) => (s ? randt(s, seed + 10 + i, rg.se, 0.3) : null));
     const rm = Tensor.zeros([C]);
     const rv = Tensor.ones([C]);
     return { x, gamma, beta, slope, ps, rm, rv };
@@ -93,10 +111,27 @@ function compare(kind: Kind, agg: SeAggregation, act: NormActivation, shape: num
   const ga = grads(a);
   const gb = grads(b);
   ga.forEach((t, i) => {
+    expect(t.grad === undefined, `grad ${i} present`).toBe(gb[i]!.grad === undefined);
+    if (!t.requiresGrad) return;
     const want = gb[i]!.grad!.dataSync();
     const scale = Array.from(want).reduce((m: number, v: number) => Math.max(m, Math.abs(v)), 0);
     expectClose(t.grad!.dataSync(), want, 1e-4, 1e-4 * scale, `grad ${i}`);
   });
+  for (const t of [...ga, ...gb, a.rm, a.rv, b.rm, b.rv, fused, composed, u]) {
+    t.grad?.dispose();
+    t.dispose();
+  }
+}
+
+// On `threads` OpenMP threads (restored afterwards).
+function withThreads(threads: number, fn: () => void): void {
+  const before = native.info().threads;
+  native.setNumThreads(threads);
+  try {
+    fn();
+  } finally {
+    native.setNumThreads(before);
+  }
 }
 
 describe('batchNormActSe equals batchNormAct + squeezeExcite at thread-parallel sizes', () => {
@@ -104,6 +139,45 @@ describe('batchNormActSe equals batchNormAct + squeezeExcite at thread-parallel 
   it('scSE max, prelu, 3×20×18×32', () => compare('scse', 'max', 'prelu', [3, 20, 18, 32], 12));
   it('cSE, relu, 5×16×16×48', () => compare('cse', 'add', 'relu', [5, 16, 16, 48], 13));
   it('sSE, relu, 2×40×24×40', () => compare('sse', 'add', 'relu', [2, 40, 24, 40], 14));
+});
+
+// Images just above the parallel grain (P·C > 2^15) whose pixel count leaves a partial group of
+// 1, 2 or 3 pixels at the end of the last thread's chunk, with N = 1 and odd C, on 1, 3 and the
+// default number of threads (the per-thread partial sums and the chunk boundaries move).
+describe('batchNormActSe equals the composition for parallel images with a tail, on 1, 3 and all threads', () => {
+  const runs: [string, Kind, SeAggregation, NormActivation, number, number[]][] = [
+    ['cSE, prelu per-channel, N = 1, 169 pixels (tail 1)', 'cse', 'add', 'prelu', 200, [1, 13, 13, 200]],
+    ['scSE mul, prelu shared, 182 pixels (tail 2), odd C', 'scse', 'mul', 'prelu', 1, [2, 14, 13, 181]],
+    ['scSE max, relu, 183 pixels (tail 3)', 'scse', 'max', 'relu', 0, [2, 3, 61, 180]],
+    ['sSE, none, 183 pixels (tail 3)', 'sse', 'add', 'none', 0, [2, 61, 3, 180]],
+    ['scSE add, prelu per-channel, 169 pixels (tail 1), odd C', 'scse', 'add', 'prelu', 195, [2, 13, 13, 195]],
+  ];
+  for (const threads of [1, 3, 0]) {
+    for (const [name, kind, agg, act, na, shape] of runs) {
+      it(`${name}, ${threads || 'all'} thread(s)`, () =>
+        withThreads(threads || native.info().threads, () => compare(kind, agg, act, shape, 60 + shape[3]!, { slopeLen: na || shape[3]! })));
+    }
+  }
+
+  it('with images larger than the streaming threshold (output rows streamed)', () => compare('scse', 'mul', 'relu', [1, 96, 96, 256], 70));
+});
+
+describe('batchNormActSe accuracy and gradient subsets', () => {
+  // |mean| ≫ std: the fused sums take x − mean per value as the composition's BN backward does
+  for (const [kind, agg, act] of [
+    ['scse', 'add', 'relu'],
+    ['cse', 'add', 'none'],
+    ['scse', 'mul', 'prelu'],
+    ['sse', 'add', 'prelu'],
+  ] as const) {
+    it(`x = 1000 + 0.01·noise: ${kind} ${agg} ${act} equals the composition`, () => compare(kind, agg, act, [2, 9, 7, 6], 80, { xOffset: 1000, xScale: 0.01 }));
+  }
+  it('x = -3e4 + noise, odd pixel count, on the parallel path', () => compare('scse', 'max', 'prelu', [1, 13, 13, 200], 81, { xOffset: -3e4, slopeLen: 1 }));
+
+  it('only the SE parameters and the norm parameters require gradients (x does not)', () =>
+    compare('scse', 'add', 'prelu', [2, 5, 3, 6], 82, { grad: { x: false, norm: true, se: true } }));
+  it('only x requires gradients', () => compare('scse', 'mul', 'relu', [2, 5, 3, 6], 83, { grad: { x: true, norm: false, se: false } }));
+  it('only the SE parameters require gradients', () => compare('cse', 'add', 'relu', [2, 5, 3, 6], 84, { grad: { x: false, norm: false, se: true } }));
 });
 
 describe('batchNormActSe and native memory', () => {
@@ -166,6 +240,24 @@ describe('batchNormActSe errors', () => {
     expectError(() => batchNormActSe(Tensor.zeros([1, 1, 1, C]), g, b, { training: true }, { kind: 'sse', params }), 'batchNormActSe(sse)', 'N*H*W > 1', '[1, 1, 1, 4]');
   });
 
+  it('from TypeScript, for a missing or malformed SE block (never a TypeError, never a silent scSE)', () => {
+    const T = { training: true };
+    expectError(() => batchNormActSe(x, g, b, T, undefined as never), 'batchNormActSe', "'se'", 'undefined');
+    expectError(() => batchNormActSe(x, g, b, T, null as never), 'batchNormActSe', "'se'", 'null');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'scse' } as never), 'batchNormActSe(scse, add)', "'params'", 'undefined');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'cse', params: null } as never), 'batchNormActSe(cse)', "'params'", 'null');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'foo' as never, params }), 'batchNormActSe(foo)', "'kind'", "'foo'");
+    expectError(() => batchNormActSe(x, g, b, T, { params } as never), 'batchNormActSe', "'kind'", 'undefined');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'scse', params, aggregation: 'min' as never }), 'batchNormActSe(scse, min)', "'aggregation'", "'min'");
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'cse', params: { ...params, fc1Weight: null as never } }), 'batchNormActSe(cse)', "'fc1.weight'", 'null');
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'sse', params: { ...params, convBias: undefined } }), 'batchNormActSe(sse)', "'conv.bias'");
+    expectError(() => batchNormActSe(x, g, b, T, { kind: 'cse', params: { ...params, fc2Bias: null } }), 'batchNormActSe(cse)', "'fc1.bias' and 'fc2.bias'");
+    expectError(() => batchNormActSe(x, g, b, { training: true, activation: 'prelu', slope: Tensor.ones([3]) }, { kind: 'sse', params }), 'batchNormActSe(sse)', "'slope'", '[3]');
+    expectError(() => batchNormActSe(x, g, b, { training: true, activation: 'relu', slope: Tensor.ones([1]) }, { kind: 'sse', params }), 'batchNormActSe(sse)', "'slope'", 'prelu');
+    expectError(() => batchNormActSe(x, g, b, { training: true, runningMean: Tensor.zeros([C]) }, { kind: 'sse', params }), 'batchNormActSe(sse)', 'together');
+    expectError(() => batchNormActSe(x, g, b, { training: false }, { kind: 'sse', params }), 'batchNormActSe(sse)', 'runningMean');
+  });
+
   it('from C++, for direct native calls', () => {
     const h = (t: Tensor | null) => t?.handle ?? null;
     const p = se.map(h);
@@ -173,6 +265,14 @@ describe('batchNormActSe errors', () => {
     expectError(() => native.batchNormActSeTrain(7, h(x), ...p, h(g), h(b), null, null, 0.1, 1e-5, 1, null), 'batchNormActSe', "'mode'", '7');
     expectError(() => native.batchNormActSeTrain(2, h(x), ...p, h(g), h(b), h(g), null, 0.1, 1e-5, 1, null), 'batchNormActSe scSE(add)', 'runningMean', 'together');
     expectError(() => native.batchNormActSeTrain(2, h(x), ...p, h(g), h(b), null, null, 0.1, 1e-5, 2, null), 'batchNormActSe scSE(add)', "'slope'");
+    expectError(() => native.batchNormActSeTrain(2, h(x), null, ...p.slice(1), h(g), h(b), null, null, 0.1, 1e-5, 1, null), 'batchNormActSe scSE(add)', "'fc1.weight'", 'required');
+    expectError(() => native.batchNormActSeTrain(1, h(x), ...p.slice(0, 4), null, null, h(g), h(b), null, null, 0.1, 1e-5, 1, null), 'batchNormActSe sSE', "'conv.weight'", 'required');
+    expectError(() => native.batchNormActSeTrain(1, h(x), ...p, null, h(b), null, null, 0.1, 1e-5, 1, null), 'batchNormActSe sSE', "'gamma'", 'required');
+    expectError(() => native.batchNormActSeTrain(2, h(x), ...p, h(g), h(b), null, null, 0.1, 1e-5, 3, null), 'batchNormActSe scSE(add)', "'act'");
+    expectError(() => native.batchNormActSeTrain(2, h(x), ...p, h(g), h(b), null, null, 0.1, 1e-5, 2, h(Tensor.ones([C + 1]))), 'batchNormActSe scSE(add)', "'slope'", '[5]');
+    expectError(() => native.batchNormActSeTrain(2, h(Tensor.zeros([1, 1, 1, C])), ...p, h(g), h(b), null, null, 0.1, 1e-5, 1, null), 'batchNormActSe scSE(add)', 'N*H*W > 1');
+    expectError(() => native.batchNormActSeTrain(2, h(x), ...p, h(g), h(b)), 'batchNormActSe scSE(add)', "'momentum'");
+    expectError(() => native.batchNormActSeBackward(2, h(x), ...p, h(g), h(b)), 'batchNormActSeBackward scSE(add)', "'mean'");
     const [, m, v, ...aux] = native.batchNormActSeTrain(2, h(x), ...p, h(g), h(b), null, null, 0.1, 1e-5, 1, null);
     expectError(
       () => native.batchNormActSeBackward(2, h(x), ...p, h(g), h(b), m!, v!, 1e-5, 1, null, h(Tensor.zeros([2, 3, 4, C])), ...aux),
@@ -183,15 +283,26 @@ describe('batchNormActSe errors', () => {
     expectError(() => native.batchNormActSeBackward(2, h(x), ...p, h(g), h(b), m!, v!, 1e-5, 1, null, h(x), aux[0]!, aux[1]!, aux[2]!, aux[0]!), 'batchNormActSeBackward', "'q'", '[2, 3, 3]');
   });
 
-  // The NaN spreads through its channel's batch statistics to every image, so the first image is
-  // named, as in the composition (batchNormAct, then squeezeExcite's check).
-  it('a NaN fails as in the composition and leaves the running statistics unchanged', () => {
-    const data = randn([3, 4, 4, C], 8);
-    data[2 * 16 * C + 5] = Number.NaN;
-    const rm = Tensor.zeros([C]);
-    const rv = Tensor.ones([C]);
-    expectError(() => batchNormActSe(Tensor.fromArray(data, [3, 4, 4, C]), g, b, { training: true, runningMean: rm, runningVar: rv }, { kind: 'sse', params }), 'batchNormActSe sSE', 'NaN or Inf', 'image 0');
-    expect(Array.from(rm.dataSync())).toEqual([0, 0, 0, 0]);
-    expect(Array.from(rv.dataSync())).toEqual([1, 1, 1, 1]);
+  // The batch statistics catch a NaN or Inf in x and name the image it is in. With ReLU the SE block
+  // alone would not: relu maps the NaN pre-activations to 0, and the running statistics took the NaN.
+  it('a NaN or Inf in x fails with every activation and leaves the running statistics unchanged', () => {
+    for (const [act, kind, v] of [
+      ['none', 'sse', Number.NaN],
+      ['relu', 'scse', Number.NaN],
+      ['relu', 'cse', Number.POSITIVE_INFINITY],
+      ['prelu', 'cse', Number.NEGATIVE_INFINITY],
+    ] as const) {
+      const data = randn([3, 4, 4, C], 8);
+      data[2 * 16 * C + 5] = v;
+      const x = Tensor.fromArray(data, [3, 4, 4, C]);
+      const rm = Tensor.zeros([C]);
+      const rv = Tensor.ones([C]);
+      const slope = act === 'prelu' ? { slope: Tensor.full([1], 0.25) } : {};
+      const opts = { training: true, activation: act, runningMean: rm, runningVar: rv, ...slope };
+      expectError(() => batchNormActSe(x, g, b, opts, { kind, params }), `batchNormActSe ${kind === 'scse' ? 'scSE(add)' : kind === 'cse' ? 'cSE' : 'sSE'}`, 'NaN or Inf', 'image 2');
+      expect(Array.from(rm.dataSync()), `${act} ${kind} ${v}`).toEqual([0, 0, 0, 0]);
+      expect(Array.from(rv.dataSync())).toEqual([1, 1, 1, 1]);
+      for (const t of [x, rm, rv, ...Object.values(slope)]) t.dispose();
+    }
   });
 });

@@ -69,6 +69,8 @@ describe('fused SE errors', () => {
     expect(() => squeezeExcite(x, 'sse', { ...p, convWeight: randt([1, 1, 1, 4], 3) })).toThrow(/'conv.weight' expected shape \[1, 1, 1, 8\]/);
     expect(() => squeezeExcite(randt([4, 8], 4), 'sse', p)).toThrow(/argument 'x' expected rank 4 \(NHWC\), got shape \[4, 8\]/);
     expect(() => squeezeExcite(x, 'scse', p, 'min' as never)).toThrow(/'aggregation' must be add\|max\|mul/);
+    expect(() => squeezeExcite(x, 'xse' as never, p)).toThrow(/squeezeExcite\(xse\): argument 'kind' must be 'cse', 'sse' or 'scse', got 'xse'/);
+    expect(() => squeezeExcite(x, 'cse', undefined as never)).toThrow(/squeezeExcite\(cse\): argument 'params' must be an object/);
   });
   it('rejects NaN and Inf input', () => {
     const d = randn([1, 4, 4, 8], 5);
