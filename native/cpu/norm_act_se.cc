@@ -227,12 +227,15 @@ NormArgs normArgs(const Napi::CallbackInfo& info, const SeInputs& in, size_t i, 
   return n;
 }
 
-void refuseCuda(const char* op, const SeInputs& in, const NormArgs& n, std::initializer_list<NamedTensor> more) {
-  Device d = deviceOf(op, {{"x", in.x}, {"fc1.weight", in.w1}, {"fc1.bias", in.b1}, {"fc2.weight", in.w2}, {"fc2.bias", in.b2},
-                           {"conv.weight", in.wsq}, {"conv.bias", in.bsq}, {"gamma", n.gamma}, {"beta", n.beta}, {"slope", n.slope}});
-  if (d.isCuda() || deviceOf(op, more).isCuda()) {
-    fail(op, "runs on the CPU only; for CUDA tensors use batchNormActSe() from TypeScript, which composes batchNormAct and "
-             "squeezeExcite there");
+// The op runs on the CPU only. Checked on every tensor argument before anything reads one: host
+// access to a CUDA tensor would fail with an internal error instead of this message.
+void refuseCuda(const Napi::CallbackInfo& info, const char* op) {
+  for (size_t i = 0; i < info.Length(); i++) {
+    if (!info[i].IsObject() || !info[i].As<Napi::Object>().InstanceOf(NTensor::constructor->Value())) continue;
+    if (NTensor::Unwrap(info[i].As<Napi::Object>())->device().isCuda()) {
+      fail(op, "runs on the CPU only; for CUDA tensors use batchNormActSe() from TypeScript, which composes batchNormAct and "
+               "squeezeExcite there");
+    }
   }
 }
 
@@ -268,6 +271,7 @@ Napi::Value BatchNormActSeTrain(const Napi::CallbackInfo& info) {
   SeInputs in = readArgs(info, 0, "batchNormActSe");
   const std::string name = std::string("batchNormActSe ") + modeName(in.a.mode);
   const char* op = name.c_str();
+  refuseCuda(info, op);
   NTensor* rm = tensorArg(info, 10, op, "runningMean", DType::F32, true);
   NTensor* rv = tensorArg(info, 11, op, "runningVar", DType::F32, true);
   double momentum = bnMomentumArg(info, 12, op);
@@ -276,7 +280,6 @@ Napi::Value BatchNormActSeTrain(const Napi::CallbackInfo& info) {
   if (rm) channelsArg(rm, in.a, op, "runningMean"), channelsArg(rv, in.a, op, "runningVar");
   SeArgs a = hostArgs(in);
   if (a.N * a.P < 2) fail(op, "training needs more than one value per channel (N*H*W > 1), got x of shape " + shapeStr(in.x->shape()));
-  refuseCuda(op, in, nb, {{"runningMean", rm}, {"runningVar", rv}});
 
   Napi::Env env = info.Env();
   const int64_t C = a.C, Cr = std::max<int64_t>(a.Cr, 1);
@@ -318,6 +321,7 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
   SeInputs in = readArgs(info, 0, "batchNormActSeBackward");
   const std::string name = std::string("batchNormActSeBackward ") + modeName(in.a.mode);
   const char* op = name.c_str();
+  refuseCuda(info, op);
   NTensor* meanT = tensorArg(info, 10, op, "mean");
   NTensor* varT = tensorArg(info, 11, op, "var");
   NormArgs nb = normArgs(info, in, 8, 12, op);
@@ -327,7 +331,6 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
   const int64_t N = in.a.N, C = in.a.C, P = in.a.P, Cr = std::max<int64_t>(in.a.Cr, 1);
   const SeSaved sv = savedArgs(info, 16, in.a, op);
   NTensor *zT = sv.z, *hT = sv.hpre, *sT = sv.s, *qT = sv.q;
-  refuseCuda(op, in, nb, {{"mean", meanT}, {"var", varT}, {"dy", dyT}, {"z", zT}, {"hpre", hT}, {"s", sT}, {"q", qT}});
   SeArgs a = hostArgs(in);
 
   Napi::Env env = info.Env();
