@@ -1,6 +1,8 @@
 // Batch norm + activation + squeeze & excitation as one op, for training on the CPU:
 //   batchNormActSeTrain(mode, x, w1, b1, w2, b2, wsq, bsq, gamma, beta, runningMean?, runningVar?,
 //                       momentum, eps, act, slope?) -> [y, mean, var, z, hpre, s, q]
+//   batchNormActSeInfer(mode, x, w1, b1, w2, b2, wsq, bsq, gamma, beta, runningMean, runningVar,
+//                       eps, act, slope?) -> y   (eval mode, no gradient)
 //   batchNormActSeBackward(mode, x, w1, b1, w2, b2, wsq, bsq, gamma, beta, mean, var, eps, act,
 //                          slope?, dy, z, hpre, s, q)
 //       -> [dx, dgamma, dbeta, dslope | null, dw1, db1, dw2, db2, dwsq, dbsq]
@@ -20,8 +22,8 @@
 // per pixel except the channel path's dz[n, c] (it needs the whole image's sums first): its
 // contributions are summed separately (Σ act', Σ act'·(x − mean)) and scaled by dz afterwards.
 //
-// CPU only, training only (batch statistics): ops/norm_act_se.ts composes batchNormAct and
-// squeezeExcite everywhere else (CUDA, eval mode).
+// CPU only: ops/norm_act_se.ts composes batchNormAct and squeezeExcite on CUDA, and in eval mode
+// when a gradient is needed (the backward here is for the batch statistics).
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -266,6 +268,26 @@ void withModes(NormAct act, int mode, F&& f) {
   withAct(act, [&](auto A) { dispatch(mode, [&](auto M) { f(A, M); }); });
 }
 
+// The SE forward over every image (squeeze, MLP, apply) with u = act(BN(x)) for the statistics in
+// `ch`: y, and z [N,C], hpre [N,max(Cr,1)], s [N,C], q [N,P]. Returns the first image whose squeeze
+// is not finite (y is then incomplete), or -1.
+int64_t squeezeApply(const SeArgs& a, const float* X, const Chan& ch, NormAct act, float* Z, float* Hp, float* S, float* Q,
+                     float* Y) {
+  const int64_t C = a.C, Cr = std::max<int64_t>(a.Cr, 1);
+  int64_t bad = -1;
+  withModes(act, a.mode, [&](auto A, auto M) {
+    for (int64_t n : cachedFirst(a.N)) {
+      const int64_t off = n * a.P * C;
+      if (!squeezeImage<A(), M()>(a, X + off, ch, Z + n * C, Hp + n * Cr, S + n * C, Q + n * a.P)) {
+        if (bad < 0 || n < bad) bad = n;
+        continue;
+      }
+      if (bad < 0) applyImage<A(), M()>(a, X + off, ch, S + n * C, Q + n * a.P, Y + off);
+    }
+  });
+  return bad;
+}
+
 // ---- ops ----------------------------------------------------------------------------------------
 Napi::Value BatchNormActSeTrain(const Napi::CallbackInfo& info) {
   SeInputs in = readArgs(info, 0, "batchNormActSe");
@@ -301,20 +323,33 @@ Napi::Value BatchNormActSeTrain(const Napi::CallbackInfo& info) {
   }
   std::vector<float> sc = normact::scales(nb.gamma->f32(), var, nb.eps, C);
   const Chan ch{mean, sc.data(), nb.beta->f32(), nb.slopes.data()};
-  int64_t bad = -1;
-  withModes(nb.act, a.mode, [&](auto A, auto M) {
-    for (int64_t n : cachedFirst(a.N)) {
-      const int64_t off = n * a.P * C;
-      if (!squeezeImage<A(), M()>(a, X + off, ch, Z + n * C, Hp + n * Cr, S + n * C, Q + n * a.P)) {
-        if (bad < 0 || n < bad) bad = n;
-        continue;
-      }
-      if (bad < 0) applyImage<A(), M()>(a, X + off, ch, S + n * C, Q + n * a.P, Y + off);
-    }
-  });
+  const int64_t bad = squeezeApply(a, X, ch, nb.act, Z, Hp, S, Q, Y);
   if (bad >= 0) nonFinite(name, bad);  // before the running statistics change
   if (rm) bnUpdateRunning(rm, rv, mean, var, C, momentum, a.N * a.P);
   return arrayOf(env, {yo, mo, vo, zo, ho, so, qo});
+}
+
+// batchNormActSeInfer(mode, x, w1, b1, w2, b2, wsq, bsq, gamma, beta, runningMean, runningVar, eps,
+// act, slope?) -> y: the same with the running statistics (eval mode, no gradient), in 2 passes
+// (squeeze: read x; apply: read x, write y) instead of the composition's 4.
+Napi::Value BatchNormActSeInfer(const Napi::CallbackInfo& info) {
+  SeInputs in = readArgs(info, 0, "batchNormActSe");
+  const std::string name = std::string("batchNormActSe ") + modeName(in.a.mode);
+  const char* op = name.c_str();
+  refuseCuda(info, op);
+  NTensor* rm = tensorArg(info, 10, op, "runningMean");
+  NTensor* rv = tensorArg(info, 11, op, "runningVar");
+  NormArgs nb = normArgs(info, in, 8, 12, op);
+  channelsArg(rm, in.a, op, "runningMean"), channelsArg(rv, in.a, op, "runningVar");
+  SeArgs a = hostArgs(in);
+  const int64_t C = a.C, Cr = std::max<int64_t>(a.Cr, 1);
+  Napi::Object yo = NTensor::New(info.Env(), in.x->shape(), DType::F32);
+  std::vector<float> z(size_t(a.N * C)), h(size_t(a.N * Cr)), s(size_t(a.N * C)), q(size_t(a.N * a.P));
+  std::vector<float> sc = normact::scales(nb.gamma->f32(), rv->f32(), nb.eps, C);
+  const Chan ch{rm->f32(), sc.data(), nb.beta->f32(), nb.slopes.data()};
+  const int64_t bad = squeezeApply(a, in.x->f32(), ch, nb.act, z.data(), h.data(), s.data(), q.data(), NTensor::Unwrap(yo)->f32());
+  if (bad >= 0) nonFinite(name, bad);
+  return yo;
 }
 
 Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
@@ -413,6 +448,7 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
 
 void registerNormActSe(Napi::Env, Napi::Object exports) {
   SCSE_EXPORT(exports, "batchNormActSeTrain", BatchNormActSeTrain);
+  SCSE_EXPORT(exports, "batchNormActSeInfer", BatchNormActSeInfer);
   SCSE_EXPORT(exports, "batchNormActSeBackward", BatchNormActSeBackward);
 }
 

@@ -35,11 +35,12 @@ export abstract class Block extends Module {
   }
 
   /**
-   * tail(bn.forwardAct(x, activation)) for blocks that end with BN → activation: without dropout
-   * and with a fused SE block, one op that does not store the activations (ops/norm_act_se.ts).
+   * tail(bn.forwardAct(x, activation)) for blocks that end with BN → activation: with a fused SE
+   * block and no dropout to apply (none, or eval mode), one op that does not store the
+   * activations (ops/norm_act_se.ts).
    */
   protected normActTail(bn: BatchNorm2d, x: Tensor, activation: NormActivation): Tensor {
-    const spec = this.dropoutP > 0 ? null : (this.seBlock?.fusedSpec() ?? null);
+    const spec = this.dropoutP > 0 && this.training ? null : (this.seBlock?.fusedSpec() ?? null);
     return spec ? bn.forwardActSe(x, activation, spec) : this.tail(bn.forwardAct(x, activation));
   }
 

@@ -1,9 +1,10 @@
 // Batch norm + activation + squeeze & excitation in one op: batchNormActSe(x, gamma, beta, opts, se)
 // equals squeezeExcite(batchNormAct(x, gamma, beta, opts), se.kind, se.params, se.aggregation) —
 // values, gradients and running-statistics updates — what U-Net's and SD-Net's blocks end with.
-// Training on the CPU runs one native op that never stores the activations between the two
-// (native/cpu/norm_act_se.cc says why: 4 + 5 passes over the data instead of 6 + 10); everywhere
-// else (CUDA, eval mode) it is that composition.
+// On the CPU it runs one native op that never stores the activations between the two
+// (native/cpu/norm_act_se.cc says why: in training 4 + 5 passes over the data instead of 6 + 10;
+// in eval mode 2 instead of 4). On CUDA, and in eval mode when a gradient is needed, it is that
+// composition.
 import { attach, needsGrad } from '../autograd/tape.js';
 import { OpArgumentError } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
@@ -17,6 +18,8 @@ declare module '../native.js' {
   interface NativeAddon {
     /** (mode, x, fc1.w, fc1.b, fc2.w, fc2.b, conv.w, conv.b, gamma, beta, runningMean, runningVar, momentum, eps, act, slope) -> [y, mean, var, z, hpre, s, q] */
     batchNormActSeTrain(...args: (NativeTensor | number | null)[]): NativeTensor[];
+    /** (mode, x, fc1.w, .., conv.b, gamma, beta, runningMean, runningVar, eps, act, slope) -> y */
+    batchNormActSeInfer(...args: (NativeTensor | number | null)[]): NativeTensor;
     /** (mode, x, fc1.w, .., conv.b, gamma, beta, mean, var, eps, act, slope, dy, z, hpre, s, q) -> [dx, dgamma, dbeta, dslope | null, dfc1.w, dfc1.b, dfc2.w, dfc2.b, dconv.w, dconv.b] */
     batchNormActSeBackward(...args: (NativeTensor | number | null)[]): (NativeTensor | null)[];
   }
@@ -41,6 +44,13 @@ export function batchNormActSe(x: Tensor, gamma: Tensor, beta: Tensor, opts: Bat
   const bn = normActArgs(op, x, gamma, beta, opts);
   const { mode, inputs } = seArgs(op, x, se.kind, se.params, aggregation);
 
+  const seH = inputs.map((t) => t?.handle ?? null);
+  const slopeH = bn.slope?.handle ?? null;
+  const params = inputs.filter((t): t is Tensor => t !== null);
+  const normInputs = bn.slope ? [x, gamma, beta, bn.slope] : [x, gamma, beta];
+  if (x.device === 'cpu' && !opts.training && !needsGrad(...normInputs, ...params)) {
+    return wrap(native.batchNormActSeInfer(mode, x.handle, ...seH, gamma.handle, beta.handle, bn.rm!.handle, bn.rv!.handle, bn.eps, bn.act, slopeH));
+  }
   if (x.device !== 'cpu' || !opts.training) {
     const u = batchNormAct(x, gamma, beta, opts);
     const y = squeezeExcite(u, se.kind, se.params, aggregation);
@@ -48,14 +58,10 @@ export function batchNormActSe(x: Tensor, gamma: Tensor, beta: Tensor, opts: Bat
     return y;
   }
 
-  const seH = inputs.map((t) => t?.handle ?? null);
-  const slopeH = bn.slope?.handle ?? null;
   const [yh, mean, variance, ...aux] = native.batchNormActSeTrain(
     mode, x.handle, ...seH, gamma.handle, beta.handle, bn.rm?.handle ?? null, bn.rv?.handle ?? null, bn.momentum, bn.eps, bn.act, slopeH,
   ) as [NativeTensor, NativeTensor, NativeTensor, ...NativeTensor[]];
   const y = wrap(yh);
-  const params = inputs.filter((t): t is Tensor => t !== null);
-  const normInputs = bn.slope ? [x, gamma, beta, bn.slope] : [x, gamma, beta];
   if (!needsGrad(...normInputs, ...params)) {
     for (const t of [mean, variance, ...aux]) t.dispose();
     return y;

@@ -203,7 +203,55 @@ describe('batchNormActSe and native memory', () => {
 });
 
 describe('batchNormActSe outside CPU training', () => {
-  it('eval mode is batchNormAct + squeezeExcite with the running statistics, bit for bit', () => {
+  // Without gradients the native eval-mode op runs (2 passes); it must equal the composition.
+  const evalCases: [Kind, SeAggregation, NormActivation, number[]][] = [
+    ['scse', 'add', 'relu', [2, 4, 4, 8]],
+    ['scse', 'max', 'prelu', [3, 5, 3, 6]],
+    ['scse', 'mul', 'none', [1, 7, 5, 5]],
+    ['cse', 'add', 'relu', [4, 32, 32, 64]],
+    ['sse', 'add', 'prelu', [2, 40, 24, 40]],
+  ];
+  for (const [kind, agg, act, shape] of evalCases) {
+    it(`eval mode without gradients: the native op equals the composition (${kind}${kind === 'scse' ? ` ${agg}` : ''}, ${act}, ${shape.join('×')})`, () => {
+      const C = shape[3]!;
+      const x = randt(shape, 80, false);
+      const g = randt([C], 81, false);
+      const b = randt([C], 82, false);
+      const slope = act === 'prelu' ? randt([C], 83, false, 0.3) : undefined;
+      const rm = Tensor.fromArray(randn([C], 84), [C]);
+      const rv = Tensor.fromArray(randn([C], 85).map((v) => 1 + v * v), [C]);
+      const se = seShapes(kind, C, true).map((s, i) => (s ? randt(s, 86 + i, false, 0.3) : null));
+      const params = Object.fromEntries(KEYS.map((k, i) => [k, se[i]])) as SeParams;
+      const opts = { training: false, activation: act, runningMean: rm, runningVar: rv, ...(slope ? { slope } : {}) };
+      const calls = { infer: 0 };
+      const infer = native.batchNormActSeInfer;
+      native.batchNormActSeInfer = (...a) => (calls.infer++, infer(...a));
+      try {
+        const y = batchNormActSe(x, g, b, opts, { kind, aggregation: agg, params });
+        const want = squeezeExcite(batchNormAct(x, g, b, opts), kind, params, agg);
+        expect(calls.infer).toBe(1);
+        expectClose(y.dataSync(), want.dataSync(), 1e-6, 1e-7, 'eval forward');
+      } finally {
+        native.batchNormActSeInfer = infer;
+      }
+    });
+  }
+
+  it('eval mode without gradients: errors name the op and argument; a NaN names its image', () => {
+    const C = 4;
+    const h = (t: Tensor | null) => t?.handle ?? null;
+    const x = Tensor.zeros([2, 3, 3, C]);
+    const se = seShapes('scse', C, true).map((s) => h(Tensor.zeros(s!)));
+    const [g, b, rm, rv] = [Tensor.ones([C]), Tensor.zeros([C]), Tensor.zeros([C]), Tensor.ones([C])].map(h);
+    expectError(() => native.batchNormActSeInfer(2, h(x), ...se, g, b, rm, h(Tensor.ones([3])), 1e-5, 1, null), 'batchNormActSe scSE(add)', "'runningVar'", '[4]', '[3]');
+    expectError(() => native.batchNormActSeInfer(2, h(x), ...se, g, b, null, rv, 1e-5, 1, null), 'batchNormActSe scSE(add)', "'runningMean'");
+    const data = new Float32Array(2 * 9 * C);
+    data[9 * C + 3] = Number.NaN;
+    // activation 'none': the NaN reaches the squeeze (ReLU maps it to 0, in the composition too)
+    expectError(() => native.batchNormActSeInfer(1, h(Tensor.fromArray(data, [2, 3, 3, C])), ...se, g, b, rm, rv, 1e-5, 0, null), 'batchNormActSe sSE', 'NaN or Inf', 'image 1');
+  });
+
+  it('eval mode with gradients is batchNormAct + squeezeExcite with the running statistics, bit for bit', () => {
     const C = 8;
     const x = randt([2, 4, 4, C], 3);
     const g = randt([C], 4);
