@@ -28,7 +28,6 @@
 #include <cstring>
 #include <vector>
 
-#include "core/dispatch.h"
 #include "core/registry.h"
 #include "cpu/norm_act.h"
 #include "cpu/norm_args.h"

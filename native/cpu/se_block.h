@@ -1,6 +1,7 @@
 // What the fused SE kernels (se.cc) and the batch norm + activation + SE kernels (norm_act_se.cc)
-// share on the CPU: the block's arguments (read and shape-checked), the channel MLP forward and
-// backward for one image, and the streamed second pass.
+// share on the CPU: the block's arguments and the backward's saved tensors (read and
+// shape-checked), the channel MLP forward and backward for one image, the streamed second pass,
+// and the zero-filled parameter gradients.
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -16,8 +17,6 @@
 #include "math/se.h"
 
 namespace scse::sekern {
-
-using namespace scse::math;
 
 using namespace scse::math;
 
@@ -50,7 +49,7 @@ inline void mlpForward(const SeArgs& a, const float* z, float* hpre, float* s) {
 
 // Gradients of the MLP for one image given ds (∂L/∂s); accumulates parameter grads, writes dz.
 inline void mlpBackward(const SeArgs& a, const float* z, const float* hpre, const float* s, const double* ds, float* dw1,
-                 float* db1, float* dw2, float* db2, float* dz) {
+                        float* db1, float* dw2, float* db2, float* dz) {
   std::vector<float> dpre(a.C), dh(a.Cr, 0.0f);
   for (int64_t c = 0; c < a.C; c++) dpre[c] = float(ds[c]) * s[c] * (1.0f - s[c]);
   for (int64_t c = 0; c < a.C; c++) {
