@@ -342,20 +342,7 @@ Napi::Value BatchNormActBackward(const Napi::CallbackInfo& info) {
   }
   outs.push_back(dgo);
   outs.push_back(dbo);
-  if (act == NormAct::Prelu) {
-    Napi::Object dao = NTensor::New(env, slopeT->shape(), DType::F32);
-    float* da = NTensor::Unwrap(dao)->f32();
-    if (slopeT->shape()[0] == 1) {
-      double t = 0;
-      for (int64_t c = 0; c < C; c++) t += s[2 * C + c];
-      da[0] = float(t);
-    } else {
-      for (int64_t c = 0; c < C; c++) da[c] = float(s[2 * C + c]);
-    }
-    outs.push_back(dao);
-  } else {
-    outs.push_back(env.Null());
-  }
+  outs.push_back(act == NormAct::Prelu ? normact::slopeGrad(env, slopeT, s.data() + 2 * C, C) : env.Null());
   return arrayOf(env, outs);
 }
 
@@ -385,6 +372,19 @@ NormAct actArgs(const Napi::CallbackInfo& info, size_t i, int64_t C, const Shape
   }
   *slopeOut = slope;
   return act;
+}
+
+Napi::Value slopeGrad(Napi::Env env, const NTensor* slope, const double* perChannel, int64_t C) {
+  Napi::Object o = NTensor::New(env, slope->shape(), DType::F32);
+  float* da = NTensor::Unwrap(o)->f32();
+  if (slope->shape()[0] == 1) {
+    double t = 0;
+    for (int64_t c = 0; c < C; c++) t += perChannel[c];
+    da[0] = float(t);
+  } else {
+    for (int64_t c = 0; c < C; c++) da[c] = float(perChannel[c]);
+  }
+  return o;
 }
 
 void batchStatistics(const float* x, int64_t N, int64_t H, int64_t W, int64_t C, float* mean, float* var) {

@@ -20,6 +20,9 @@ using math::NormAct;
 NormAct actArgs(const Napi::CallbackInfo& info, size_t i, int64_t C, const Shape& shape, const char* op, NTensor** slopeOut,
                 std::vector<float>* slopes);
 
+// PReLU's slope gradient from its per-channel sums: summed for a shared slope ([1]), else per channel.
+Napi::Value slopeGrad(Napi::Env env, const NTensor* slope, const double* perChannel, int64_t C);
+
 // Batch mean and biased variance per channel of x [N, H, W, C], as batchNormActTrain computes them.
 void batchStatistics(const float* x, int64_t N, int64_t H, int64_t W, int64_t C, float* mean, float* var);
 

@@ -422,19 +422,7 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
     dg[c] = float(sgx[c] / std::sqrt(double(var[c]) + nb.eps));  // Σ g·x̂
     dbeta[c] = float(sg[c]);
   }
-  Napi::Value dslope = nul;
-  if (nb.act == NormAct::Prelu) {
-    Napi::Object o = NTensor::New(env, nb.slope->shape(), DType::F32);
-    float* da = NTensor::Unwrap(o)->f32();
-    if (nb.slope->shape()[0] == 1) {
-      double t = 0;
-      for (int64_t c = 0; c < C; c++) t += sa[c];
-      da[0] = float(t);
-    } else {
-      for (int64_t c = 0; c < C; c++) da[c] = float(sa[c]);
-    }
-    dslope = o;
-  }
+  Napi::Value dslope = nb.act == NormAct::Prelu ? normact::slopeGrad(env, nb.slope, sa.data(), C) : nul;
   if (spt) {
     float *gw = pg.ptr(4), *gb = pg.ptr(5);
     for (int64_t c = 0; c < C; c++) gw[c] = float(wsq[c]);
