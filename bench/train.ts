@@ -162,12 +162,12 @@ function runPaired(c: PairConfig): PairedCost {
   const nets = { none: makeStep(c, 'none'), scse: makeStep(c, 'scse') };
   const times = { none: [] as number[], scse: [] as number[] };
   for (let i = 0; i < c.warmup + c.pairs; i++) {
-    const order: SeKind[] = i % 2 === 0 ? ['none', 'scse'] : ['scse', 'none'];
+    const order: ('none' | 'scse')[] = i % 2 === 0 ? ['none', 'scse'] : ['scse', 'none'];
     for (const se of order) {
       const t0 = performance.now();
-      nets[se as 'none' | 'scse'].step();
+      nets[se].step();
       const dt = performance.now() - t0;
-      if (i >= c.warmup) times[se as 'none' | 'scse'].push(dt);
+      if (i >= c.warmup) times[se].push(dt);
       process.stderr.write(`scse ${c.net} paired ${i + 1}/${c.warmup + c.pairs} ${se} ${dt.toFixed(0)} ms\n`);
     }
   }

@@ -305,18 +305,10 @@ Napi::Value BatchNormActBackward(const Napi::CallbackInfo& info) {
     });
   });
 
-  // dx = scale·(g − Σg/M − x̂·Σ(g·x̂)/M) in training, scale·g with fixed (global) statistics;
-  // written as scale·g + B·(x − mean) + D.
-  const double M = double(pr.P);
+  // dx = scale·g + B·(x − mean) + D: B = D = 0 with fixed (global) statistics
   std::vector<float> B(size_t(C), 0.0f), D(size_t(C), 0.0f);
   const float* varp = varT->f32();
-  if (!global) {
-    for (int64_t c = 0; c < C; c++) {
-      double rstd2 = 1.0 / (double(varp[c]) + eps);
-      B[c] = float(-double(scale[c]) * rstd2 * s[C + c] / M);
-      D[c] = float(-double(scale[c]) * s[c] / M);
-    }
-  }
+  if (!global) normact::dxCoefficients(scale, varp, eps, s.data(), s.data() + C, double(pr.P), C, B.data(), D.data());
 
   Napi::Env env = info.Env();
   std::vector<Napi::Value> outs;
@@ -333,13 +325,7 @@ Napi::Value BatchNormActBackward(const Napi::CallbackInfo& info) {
     });
   });
 
-  Napi::Object dgo = NTensor::New(env, {C}, DType::F32);
-  Napi::Object dbo = NTensor::New(env, {C}, DType::F32);
-  float *dg = NTensor::Unwrap(dgo)->f32(), *db = NTensor::Unwrap(dbo)->f32();
-  for (int64_t c = 0; c < C; c++) {
-    dg[c] = float(s[C + c] / std::sqrt(double(varp[c]) + eps));  // Σ g·x̂
-    db[c] = float(s[c]);
-  }
+  auto [dgo, dbo] = normact::gammaBetaGrads(env, s.data(), s.data() + C, varp, eps, C);
   outs.push_back(dgo);
   outs.push_back(dbo);
   outs.push_back(act == NormAct::Prelu ? normact::slopeGrad(env, slopeT, s.data() + 2 * C, C) : env.Null());
@@ -372,6 +358,26 @@ NormAct actArgs(const Napi::CallbackInfo& info, size_t i, int64_t C, const Shape
   }
   *slopeOut = slope;
   return act;
+}
+
+void dxCoefficients(const float* scale, const float* var, float eps, const double* sg, const double* sgx, double count, int64_t C,
+                    float* B, float* D) {
+  for (int64_t c = 0; c < C; c++) {
+    const double rstd2 = 1.0 / (double(var[c]) + eps);
+    B[c] = float(-double(scale[c]) * rstd2 * sgx[c] / count);
+    D[c] = float(-double(scale[c]) * sg[c] / count);
+  }
+}
+
+std::pair<Napi::Object, Napi::Object> gammaBetaGrads(Napi::Env env, const double* sg, const double* sgx, const float* var, float eps,
+                                                     int64_t C) {
+  Napi::Object dgo = NTensor::New(env, {C}, DType::F32), dbo = NTensor::New(env, {C}, DType::F32);
+  float *dg = NTensor::Unwrap(dgo)->f32(), *db = NTensor::Unwrap(dbo)->f32();
+  for (int64_t c = 0; c < C; c++) {
+    dg[c] = float(sgx[c] / std::sqrt(double(var[c]) + eps));  // Σ g·x̂
+    db[c] = float(sg[c]);
+  }
+  return {dgo, dbo};
 }
 
 Napi::Value slopeGrad(Napi::Env env, const NTensor* slope, const double* perChannel, int64_t C) {

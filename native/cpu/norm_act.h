@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/check.h"
@@ -22,6 +23,16 @@ NormAct actArgs(const Napi::CallbackInfo& info, size_t i, int64_t C, const Shape
 
 // PReLU's slope gradient from its per-channel sums: summed for a shared slope ([1]), else per channel.
 Napi::Value slopeGrad(Napi::Env env, const NTensor* slope, const double* perChannel, int64_t C);
+
+// The backward of a batch norm whose statistics are the batch's (over `count` values per channel),
+// from Σg and Σg·(x − mean) per channel (g = dL/dz): dx = scale·g + B·(x − mean) + D, that is
+// scale·(g − Σg/count − x̂·Σ(g·x̂)/count).
+void dxCoefficients(const float* scale, const float* var, float eps, const double* sg, const double* sgx, double count, int64_t C,
+                    float* B, float* D);
+
+// dgamma = Σg·x̂ and dbeta = Σg as [C] tensors.
+std::pair<Napi::Object, Napi::Object> gammaBetaGrads(Napi::Env env, const double* sg, const double* sgx, const float* var, float eps,
+                                                     int64_t C);
 
 // Batch mean and biased variance per channel of x [N, H, W, C], as batchNormActTrain computes them.
 void batchStatistics(const float* x, int64_t N, int64_t H, int64_t W, int64_t C, float* mean, float* var);

@@ -78,15 +78,14 @@ enum Acc : int {
 
 // The per-value terms of the backward sums: z = BN(x), u = act(z), k = act'(z), xm = x − mean,
 // zn = min(z, 0) and e = seGrad(u, s, q, dy).
-template <int M>
 struct Term {
   float u = 0.0f, k = 0.0f, xm = 0.0f, zn = 0.0f;
   SeGrad e{0.0f, 0.0f, 0.0f};
 };
 
 template <NormAct A, int M>
-inline Term<M> term(float x, float dy, float mean, float scale, float beta, float slope, float s, float q) {
-  Term<M> t;
+inline Term term(float x, float dy, float mean, float scale, float beta, float slope, float s, float q) {
+  Term t;
   const float z = math::bnPre(x, mean, scale, beta);
   t.u = math::normActForward<A>(z, slope);
   t.k = math::normActGrad<A>(z, slope, 1.0f);
@@ -121,10 +120,10 @@ void sumsGroup(const float* X, const float* DY, int64_t C, int64_t p, const Chan
 #pragma omp simd reduction(+ : d0, d1, d2, d3)
   for (int64_t c = 0; c < C; c++) {
     const float sv = kCh ? se[c] : 0.0f;
-    const Term<M> t0 = term<A, M>(x0[c], y0[c], m[c], sc[c], be[c], sl[c], sv, q0);
-    const Term<M> t1 = term<A, M>(x1[c], on1 * y1[c], m[c], sc[c], be[c], sl[c], sv, q1);
-    const Term<M> t2 = term<A, M>(x2[c], on2 * y2[c], m[c], sc[c], be[c], sl[c], sv, q2);
-    const Term<M> t3 = term<A, M>(x3[c], on3 * y3[c], m[c], sc[c], be[c], sl[c], sv, q3);
+    const Term t0 = term<A, M>(x0[c], y0[c], m[c], sc[c], be[c], sl[c], sv, q0);
+    const Term t1 = term<A, M>(x1[c], on1 * y1[c], m[c], sc[c], be[c], sl[c], sv, q1);
+    const Term t2 = term<A, M>(x2[c], on2 * y2[c], m[c], sc[c], be[c], sl[c], sv, q2);
+    const Term t3 = term<A, M>(x3[c], on3 * y3[c], m[c], sc[c], be[c], sl[c], sv, q3);
     // dy-free terms of the repeated pixels are masked by on1..on3 (their e.* already vanish with dy)
     if (kCh) {
       fDs[c] += (t0.e.ds + t1.e.ds) + (t2.e.ds + t3.e.ds);
@@ -146,10 +145,10 @@ void sumsGroup(const float* X, const float* DY, int64_t C, int64_t p, const Chan
   if (R > 3) gq[p3] = d3, bl += d3;
 #pragma omp simd
   for (int64_t c = 0; c < C; c++) {
-    const Term<M> t0 = term<A, M>(x0[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
-    const Term<M> t1 = term<A, M>(x1[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
-    const Term<M> t2 = term<A, M>(x2[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
-    const Term<M> t3 = term<A, M>(x3[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
+    const Term t0 = term<A, M>(x0[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
+    const Term t1 = term<A, M>(x1[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
+    const Term t2 = term<A, M>(x2[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
+    const Term t3 = term<A, M>(x3[c], 0.0f, m[c], sc[c], be[c], sl[c], 0.0f, 0.0f);
     fW[c] += (d0 * t0.u + d1 * t1.u) + (d2 * t2.u + d3 * t3.u);
     fQ[c] += (d0 * t0.k + d1 * t1.k) + (d2 * t2.k + d3 * t3.k);
     fQx[c] += (d0 * t0.k * t0.xm + d1 * t1.k * t1.xm) + (d2 * t2.k * t2.xm + d3 * t3.k * t3.xm);
@@ -240,18 +239,6 @@ void refuseCuda(const Napi::CallbackInfo& info, const char* op) {
   }
 }
 
-// The images in the order the statistics pass (static chunks of all N·H·W pixels, walked forward)
-// most likely left in cache: the ends of the threads' chunks first.
-std::vector<int64_t> cachedFirst(int64_t N) {
-  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), N)), per = (N + nt - 1) / nt;
-  std::vector<int64_t> order;
-  for (int64_t k = 0; k < nt * per; k++) {
-    const int64_t n = (k % nt) * per + (per - 1 - k / nt);
-    if (n < N) order.push_back(n);
-  }
-  return order;
-}
-
 // The first image of x [N, ·] (`len` values each) with a NaN or Inf (0 if none: an overflow).
 int64_t firstNonFinite(const float* X, int64_t N, int64_t len) {
   for (int64_t n = 0; n < N; n++) {
@@ -267,23 +254,13 @@ void withModes(NormAct act, int mode, F&& f) {
   withAct(act, [&](auto A) { dispatch(mode, [&](auto M) { f(A, M); }); });
 }
 
-// The SE forward over every image (squeeze, MLP, apply) with u = act(BN(x)) for the statistics in
-// `ch`: y, and z [N,C], hpre [N,max(Cr,1)], s [N,C], q [N,P]. Returns the first image whose squeeze
-// is not finite (y is then incomplete), or -1.
+// The SE forward over every image with u = act(BN(x)) for the statistics in `ch`, in the order the
+// statistics pass (static chunks walked forward) most likely left in cache (squeezeApplyImages).
 int64_t squeezeApply(const SeArgs& a, const float* X, const Chan& ch, NormAct act, float* Z, float* Hp, float* S, float* Q,
                      float* Y) {
-  const int64_t C = a.C, Cr = std::max<int64_t>(a.Cr, 1);
+  const std::vector<int64_t> order = cachedImageOrder(a.N, true);
   int64_t bad = -1;
-  withModes(act, a.mode, [&](auto A, auto M) {
-    for (int64_t n : cachedFirst(a.N)) {
-      const int64_t off = n * a.P * C;
-      if (!squeezeImage<A(), M()>(a, X + off, ch, Z + n * C, Hp + n * Cr, S + n * C, Q + n * a.P)) {
-        if (bad < 0 || n < bad) bad = n;
-        continue;
-      }
-      if (bad < 0) applyImage<A(), M()>(a, X + off, ch, S + n * C, Q + n * a.P, Y + off);
-    }
-  });
+  withModes(act, a.mode, [&](auto A, auto M) { bad = squeezeApplyImages<A(), M(), true>(a, X, ch, order, Z, Hp, S, Q, Y); });
   return bad;
 }
 
@@ -400,14 +377,9 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
         wsq[c] += s[kWsq * C + c];
       }
     }
-    // dx = scale·(g − Σg/M − x̂·Σ(g·x̂)/M) = scale·g + B·(x − mean) + D, batch statistics
-    const double cnt = double(N) * double(P);
+    // dx = scale·g + B·(x − mean) + D with the batch statistics
     std::vector<float> B(C), D(C);
-    for (int64_t c = 0; c < C; c++) {
-      const double rstd2 = 1.0 / (double(var[c]) + nb.eps);
-      B[c] = float(-double(sc[c]) * rstd2 * sgx[c] / cnt);
-      D[c] = float(-double(sc[c]) * sg[c] / cnt);
-    }
+    normact::dxCoefficients(sc.data(), var, nb.eps, sg.data(), sgx.data(), double(N) * double(P), C, B.data(), D.data());
     // pass 2, first image first: the last one pass 1 read is still cached
     float* DX = NTensor::Unwrap(dxo)->f32();
     for (int64_t n = 0; n < N; n++) {
@@ -416,12 +388,7 @@ Napi::Value BatchNormActSeBackward(const Napi::CallbackInfo& info) {
     }
   });
 
-  Napi::Object dgo = NTensor::New(env, {C}, DType::F32), dbo = NTensor::New(env, {C}, DType::F32);
-  float *dg = NTensor::Unwrap(dgo)->f32(), *dbeta = NTensor::Unwrap(dbo)->f32();
-  for (int64_t c = 0; c < C; c++) {
-    dg[c] = float(sgx[c] / std::sqrt(double(var[c]) + nb.eps));  // Σ g·x̂
-    dbeta[c] = float(sg[c]);
-  }
+  auto [dgo, dbo] = normact::gammaBetaGrads(env, sg.data(), sgx.data(), var, nb.eps, C);
   Napi::Value dslope = nb.act == NormAct::Prelu ? normact::slopeGrad(env, nb.slope, sa.data(), C) : nul;
   if (spt) {
     float *gw = pg.ptr(4), *gb = pg.ptr(5);

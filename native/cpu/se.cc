@@ -172,29 +172,17 @@ Napi::Value SeForward(const Napi::CallbackInfo& info) {
   float *S = NTensor::Unwrap(s)->f32(), *Q = NTensor::Unwrap(q)->f32();
   const float* U = x->f32();
   const Chan id{};  // no normalization: u = x
+  // Image order: the SE input often comes from batchNormAct, whose second pass walks each thread's
+  // static chunk of pixels from its end, so the images at the starts of the chunks (0 and 2 of 4 on
+  // 2 threads) are the ones still cached: those first, then the others.
+  const std::vector<int64_t> order = cachedImageOrder(a.N, false);
+  int64_t bad = -1;
   dispatch(a.mode, [&](auto m) {
-    int64_t bad = -1;  // the first image (lowest index) with a non-finite value, as a forward walk would report
-    // Image order: the SE input comes from batchNormAct, whose second pass walks each thread's
-    // static chunk of pixels from its end, so the images at the starts of the chunks (0 and 2 of 4
-    // on 2 threads) are the ones still cached: those first, then the others.
-    const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), a.N)), per = (a.N + nt - 1) / nt;
-    for (int64_t k = 0; k < nt * per; k++) {
-      const int64_t n = (k % nt) * per + k / nt;  // a permutation of 0 .. nt·per-1
-      if (n >= a.N) continue;
-      // the squeeze and apply passes of batchNormActSe's forward, without its normalization
-      constexpr int M = decltype(m)::value;
-      const int64_t off = n * a.P * a.C;
-      if (!squeezeImage<NormAct::None, M, false>(a, U + off, id, Z + n * a.C, Hp + n * Cr, S + n * a.C, Q + n * a.P)) {
-        if (bad < 0 || n < bad) bad = n;
-        continue;
-      }
-      if (bad < 0) applyImage<NormAct::None, M, false>(a, U + off, id, S + n * a.C, Q + n * a.P, Y + off);
-    }
-    if (bad >= 0) nonFinite(name, bad);
+    // the squeeze and apply passes of batchNormActSe's forward, without its normalization
+    bad = squeezeApplyImages<NormAct::None, decltype(m)::value, false>(a, U, id, order, Z, Hp, S, Q, Y);
   });
-  Napi::Array r = Napi::Array::New(env, 5);
-  r.Set(0u, y), r.Set(1u, z), r.Set(2u, h), r.Set(3u, s), r.Set(4u, q);
-  return r;
+  if (bad >= 0) nonFinite(name, bad);
+  return arrayOf(env, {y, z, h, s, q});
 }
 
 // seBackward(mode, x, w1, b1, w2, b2, wsq, bsq, dy, z, hpre, s, q)

@@ -111,4 +111,36 @@ inline void applyImage(const SeArgs& a, const float* X, const Chan& ch, const fl
   });
 }
 
+// Images in the order the op before most likely left in cache, for an op whose threads took
+// static chunks of the N images' pixels: the ends of the chunks first (endsFirst: a pass walked its
+// chunks forward) or their starts (a pass walked them backwards, as parallelForReverse does).
+inline std::vector<int64_t> cachedImageOrder(int64_t N, bool endsFirst) {
+  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), N)), per = (N + nt - 1) / nt;
+  std::vector<int64_t> order;
+  for (int64_t k = 0; k < nt * per; k++) {
+    const int64_t n = (k % nt) * per + (endsFirst ? per - 1 - k / nt : k / nt);
+    if (n < N) order.push_back(n);
+  }
+  return order;
+}
+
+// The SE forward over the images in `order` (squeeze, MLP, apply): y, and z [N,C],
+// hpre [N,max(Cr,1)], s [N,C], q [N,P]. Returns the lowest-numbered image whose squeeze is not
+// finite (y is then incomplete), or -1.
+template <NormAct A, int M, bool kBn>
+int64_t squeezeApplyImages(const SeArgs& a, const float* X, const Chan& ch, const std::vector<int64_t>& order, float* Z, float* Hp,
+                           float* S, float* Q, float* Y) {
+  const int64_t C = a.C, Cr = std::max<int64_t>(a.Cr, 1);
+  int64_t bad = -1;
+  for (int64_t n : order) {
+    const int64_t off = n * a.P * C;
+    if (!squeezeImage<A, M, kBn>(a, X + off, ch, Z + n * C, Hp + n * Cr, S + n * C, Q + n * a.P)) {
+      if (bad < 0 || n < bad) bad = n;
+      continue;
+    }
+    if (bad < 0) applyImage<A, M, kBn>(a, X + off, ch, S + n * C, Q + n * a.P, Y + off);
+  }
+  return bad;
+}
+
 }  // namespace scse::sekern

@@ -66,7 +66,7 @@ export class BatchNorm2d extends Module {
     return batchNormAct(xs, this.p('weight'), this.p('bias'), this.actOptions(activation, slope));
   }
 
-  /** se(this.forwardAct(x, activation, slope)) in one fused op when training on the CPU (ops/norm_act_se.ts). */
+  /** se(this.forwardAct(x, activation, slope)) in one fused op on the CPU (ops/norm_act_se.ts says when). */
   forwardActSe(x: Tensor, activation: NormActivation, se: SeSpec, slope?: Tensor): Tensor {
     return batchNormActSe(x, this.p('weight'), this.p('bias'), this.actOptions(activation, slope), se);
   }

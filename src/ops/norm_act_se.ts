@@ -48,7 +48,8 @@ export function batchNormActSe(x: Tensor, gamma: Tensor, beta: Tensor, opts: Bat
   const slopeH = bn.slope?.handle ?? null;
   const params = inputs.filter((t): t is Tensor => t !== null);
   const normInputs = bn.slope ? [x, gamma, beta, bn.slope] : [x, gamma, beta];
-  if (x.device === 'cpu' && !opts.training && !needsGrad(...normInputs, ...params)) {
+  const grad = needsGrad(...normInputs, ...params);
+  if (x.device === 'cpu' && !opts.training && !grad) {
     return wrap(native.batchNormActSeInfer(mode, x.handle, ...seH, gamma.handle, beta.handle, bn.rm!.handle, bn.rv!.handle, bn.eps, bn.act, slopeH));
   }
   if (x.device !== 'cpu' || !opts.training) {
@@ -62,7 +63,7 @@ export function batchNormActSe(x: Tensor, gamma: Tensor, beta: Tensor, opts: Bat
     mode, x.handle, ...seH, gamma.handle, beta.handle, bn.rm?.handle ?? null, bn.rv?.handle ?? null, bn.momentum, bn.eps, bn.act, slopeH,
   ) as [NativeTensor, NativeTensor, NativeTensor, ...NativeTensor[]];
   const y = wrap(yh);
-  if (!needsGrad(...normInputs, ...params)) {
+  if (!grad) {
     for (const t of [mean, variance, ...aux]) t.dispose();
     return y;
   }
