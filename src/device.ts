@@ -34,8 +34,10 @@ export interface CudnnStatus {
 }
 
 export interface CudaStatus {
-  /** the addon was built with nvcc */
+  /** the addon was built with nvcc (or, for tests, with the CPU emulator: see `backend`) */
   compiled: boolean;
+  /** 'cuda' on a real device; 'cuda-emu' in the SCSE_CUDA=EMU test build (native/cuda/emu); absent when not compiled */
+  backend?: 'cuda' | 'cuda-emu';
   /** CUDA ops can run: driver, a usable device and cuDNN 9 */
   usable: boolean;
   /** why not; '' when usable */

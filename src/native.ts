@@ -51,7 +51,9 @@ const load = require('node-gyp-build') as (dir: string) => unknown;
 
 function loadAddon(): NativeAddon {
   try {
-    return load(root) as NativeAddon;
+    // SCSE_ADDON names a .node file to load instead (the emulated-CUDA test build in build-emu/).
+    const explicit = process.env.SCSE_ADDON;
+    return (explicit ? require(explicit) : load(root)) as NativeAddon;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(

@@ -48,6 +48,11 @@ Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
   const cuda::BackendStatus b = cuda::backendStatus();
   Napi::Object o = Napi::Object::New(env);
   o.Set("compiled", true);
+#ifdef SCSE_CUDA_EMU
+  o.Set("backend", "cuda-emu");  // native/cuda on the CPU emulator (SCSE_CUDA=EMU build)
+#else
+  o.Set("backend", "cuda");
+#endif
   o.Set("usable", b.usable);
   o.Set("reason", b.reason);
   o.Set("runtimeUsable", rt.usable);

@@ -23,7 +23,7 @@ const cudaVersion = (v: number): string => `${Math.floor(v / 1000)}.${Math.floor
 function cudaLines(c: CudaStatus): string[] {
   if (!c.compiled) return [`cuda: not usable: ${c.reason}`];
   const lines = [
-    `cuda: compiled (runtime ${cudaVersion(c.runtimeVersion)}, archs ${c.archs}), ` +
+    `${c.backend === 'cuda-emu' ? 'cuda-emu (CPU emulator of the CUDA backend, for tests)' : 'cuda'}: compiled (runtime ${cudaVersion(c.runtimeVersion)}, archs ${c.archs}), ` +
       (c.usable ? 'usable' : `not usable: ${c.reason}`),
   ];
   if (c.driverVersion) lines.push(`      driver supports CUDA ${cudaVersion(c.driverVersion)}`);
