@@ -3,7 +3,6 @@
 // batch-norm bookkeeping) through ops.h and norm_kernels.h.
 #include "cuda/cudnn_ops.h"
 
-#include <climits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "cuda/context.h"
 #include "cuda/cudnn.h"
+#include "cuda/cudnn_descriptors.h"
 #include "cuda/cudnn_loader.h"
 #include "cuda/device.h"
 #include "cuda/norm_kernels.h"
@@ -22,6 +22,7 @@ namespace scse::cuda {
 namespace {
 
 using namespace scse::cudnn;
+using namespace scse::cuda::cudnn_desc;  // descriptors, Equiv, SCSE_CUDNN (shared with the conformance hooks)
 
 const float kOne = 1.0f, kZero = 0.0f;  // alpha/beta: host pointers to float for float tensors
 constexpr size_t kMaxEntries = 512;      // per device and kind; bounds pathological shape sweeps
@@ -30,97 +31,6 @@ const Api& apiFor(const char* op) {
   const Api* a = cudnnApi();
   if (!a) throw CudaError(std::string(op) + ": cuDNN is not available: " + cudnnLoad().reason);
   return *a;
-}
-
-// Every cuDNN status goes through the loader's name mapping (8.x and 9.x numbering differ).
-void ck(int status, const char* op, const char* call) {
-  if (status != CUDNN_STATUS_SUCCESS) throw CudaError(std::string(op) + ": " + call + ": " + describeStatus(status));
-}
-#define SCSE_CUDNN(api, op, fn, ...) ck((api).fn(__VA_ARGS__), op, #fn)
-
-std::string dimsText(std::initializer_list<int64_t> v) {
-  std::string s = "[";
-  for (int64_t d : v) s += (s.size() > 1 ? ", " : "") + std::to_string(d);
-  return s + "]";
-}
-
-// cuDNN's legacy API takes int sizes and int strides: every size and element count must fit.
-int toInt(int64_t v, const char* op) {
-  if (v < 0 || v > INT_MAX) throw CudaError(std::string(op) + ": size " + std::to_string(v) + " does not fit cuDNN's int sizes");
-  return int(v);
-}
-void checkElements(int64_t n, int64_t c, int64_t h, int64_t w, const char* op) {
-  if (n * c * h * w > INT_MAX) {
-    throw CudaError(std::string(op) + ": tensor " + dimsText({n, h, w, c}) + " has more than 2^31-1 elements (cuDNN's limit)");
-  }
-}
-
-// ---- descriptors (RAII; destroyed only when a cache is trimmed, never at exit) -----------------
-struct TensorDesc {
-  const Api* a;
-  cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc(const Api& api, const char* op) : a(&api) { SCSE_CUDNN(api, op, cudnnCreateTensorDescriptor, &d); }
-  ~TensorDesc() { a->cudnnDestroyTensorDescriptor(d); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-  // NHWC float tensor with logical dims (n, c, h, w)
-  void nhwc(int64_t n, int64_t c, int64_t h, int64_t w, const char* op) {
-    checkElements(n, c, h, w, op);
-    SCSE_CUDNN(*a, op, cudnnSetTensor4dDescriptor, d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, toInt(n, op), toInt(c, op),
-               toInt(h, op), toInt(w, op));
-  }
-};
-
-struct FilterDesc {
-  const Api* a;
-  cudnnFilterDescriptor_t d = nullptr;
-  FilterDesc(const Api& api, const char* op) : a(&api) { SCSE_CUDNN(api, op, cudnnCreateFilterDescriptor, &d); }
-  ~FilterDesc() { a->cudnnDestroyFilterDescriptor(d); }
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
-};
-
-struct ConvDesc {
-  const Api* a;
-  cudnnConvolutionDescriptor_t d = nullptr;
-  ConvDesc(const Api& api, const char* op) : a(&api) { SCSE_CUDNN(api, op, cudnnCreateConvolutionDescriptor, &d); }
-  ~ConvDesc() { a->cudnnDestroyConvolutionDescriptor(d); }
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-};
-
-// ---- the equivalent convolution ------------------------------------------------------------------
-// cuDNN knows one convolution (cross-correlation) `in` -> `out` with a KRSC filter [K][R][S][C]
-// (filter format NHWC). A convolution is that with in = x, out = y, K = OC, C = IC (OHWI). A
-// transposed convolution is its data gradient: in = y, out = x, K = IC, C = OC, i.e. our
-// [IC,KH,KW,OC] weights as they are. The op's directions then map to cuDNN's three calls:
-//            forward            backward data          backward weights
-//   conv     Forward(x -> y)    BackwardData(dy -> dx)  BackwardFilter(x, dy)
-//   convT    BackwardData(x->y) Forward(dy -> dx)       BackwardFilter(in = dy, out = x)
-struct Equiv {
-  int64_t N, inC, inH, inW, outC, outH, outW, K, C, KH, KW;
-  int64_t padH, padW, sH, sW, dH, dW;
-  bool tf32;
-  std::string key(char dir) const {
-    std::string k(1, dir);
-    for (int64_t v : {N, inC, inH, inW, outC, outH, outW, K, C, KH, KW, padH, padW, sH, sW, dH, dW, int64_t(tf32)}) {
-      k += ',' + std::to_string(v);
-    }
-    return k;
-  }
-};
-
-Equiv equivOf(const ConvParams& p) {
-  Equiv e{};
-  e.N = p.N, e.KH = p.KH, e.KW = p.KW;
-  e.padH = p.padH, e.padW = p.padW, e.sH = p.strideH, e.sW = p.strideW, e.dH = p.dilationH, e.dW = p.dilationW;
-  e.tf32 = p.allowTf32;
-  if (!p.transposed) {
-    e.inC = p.IC, e.inH = p.IH, e.inW = p.IW, e.outC = p.OC, e.outH = p.OH, e.outW = p.OW, e.K = p.OC, e.C = p.IC;
-  } else {
-    e.inC = p.OC, e.inH = p.OH, e.inW = p.OW, e.outC = p.IC, e.outH = p.IH, e.outW = p.IW, e.K = p.IC, e.C = p.OC;
-  }
-  return e;
 }
 
 enum Dir : char { kFwd = 'f', kBwdData = 'd', kBwdFilter = 'w' };
@@ -134,19 +44,13 @@ bool excludedAlgo(Dir dir, int algo) {
 }
 
 // One direction of one equivalent convolution: descriptors, the chosen algorithm, its workspace.
-struct ConvKernel {
-  ConvKernel(const Api& a, const char* op) : in(a, op), out(a, op), w(a, op), conv(a, op) {}
-  TensorDesc in, out;
-  FilterDesc w;
-  ConvDesc conv;
+struct ConvKernel : ConvDescriptors {
+  using ConvDescriptors::ConvDescriptors;
   int algo = 0;
   size_t wsBytes = 0;
 };
 
-struct BnEntry {
-  BnEntry(const Api& a, const char* op) : x(a, op), bn(a, op) {}
-  TensorDesc x, bn;
-};
+using BnEntry = BnDescriptors;
 
 struct DeviceState {
   std::mutex m;  // held for every use of the handle and the caches
@@ -177,7 +81,7 @@ cudnnHandle_t handleFor(DeviceState& s, const Api& a, void* stream, const char* 
     const int st = a.cudnnSetStream(h, static_cast<cudaStream_t>(stream));
     if (st != CUDNN_STATUS_SUCCESS) {
       a.cudnnDestroy(h);
-      ck(st, op, "cudnnSetStream");
+      cudnn_desc::check(st, op, "cudnnSetStream");
     }
     s.handle = h;
   }
@@ -188,24 +92,8 @@ cudnnHandle_t handleFor(DeviceState& s, const Api& a, void* stream, const char* 
 // deterministic, not excluded, and (unless TF32 is allowed) does not use tensor-op math.
 std::unique_ptr<ConvKernel> makeConvKernel(const Api& a, cudnnHandle_t h, const Equiv& e, Dir dir, const char* op) {
   auto k = std::make_unique<ConvKernel>(a, op);
-  k->in.nhwc(e.N, e.inC, e.inH, e.inW, op);
-  k->out.nhwc(e.N, e.outC, e.outH, e.outW, op);
-  checkElements(e.K, e.C, e.KH, e.KW, op);
-  SCSE_CUDNN(a, op, cudnnSetFilter4dDescriptor, k->w.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, toInt(e.K, op), toInt(e.C, op),
-             toInt(e.KH, op), toInt(e.KW, op));
-  SCSE_CUDNN(a, op, cudnnSetConvolution2dDescriptor, k->conv.d, toInt(e.padH, op), toInt(e.padW, op), toInt(e.sH, op),
-             toInt(e.sW, op), toInt(e.dH, op), toInt(e.dW, op), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT);
-  SCSE_CUDNN(a, op, cudnnSetConvolutionMathType, k->conv.d, e.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
-
-  // cuDNN's output size for `in` must be `out` (it is not, e.g., for a transposed convolution
-  // whose outputPadding is not smaller than its stride: cuDNN cannot express that one).
-  int n = 0, c = 0, oh = 0, ow = 0;
-  SCSE_CUDNN(a, op, cudnnGetConvolution2dForwardOutputDim, k->conv.d, k->in.d, k->w.d, &n, &c, &oh, &ow);
-  if (n != e.N || c != e.outC || oh != e.outH || ow != e.outW) {
-    throw CudaError(std::string(op) + ": cuDNN's convolution maps " + dimsText({e.N, e.inH, e.inW, e.inC}) + " to " +
-                    dimsText({n, oh, ow, c}) + ", not the expected " + dimsText({e.N, e.outH, e.outW, e.outC}) +
-                    " (a transposed convolution needs outputPadding < stride on CUDA)");
-  }
+  setConvDescriptors(*k, a, e, op);
+  checkConvOutput(*k, a, e, op);
 
   cudnnConvolutionAlgoPerf_t perf[8] = {};
   int returned = 0;
@@ -296,8 +184,7 @@ BnEntry& bnEntry(DeviceState& s, const Api& a, const BnDims& d, const char* op) 
   }
   s.stats.misses++;
   auto e = std::make_unique<BnEntry>(a, op);
-  e->x.nhwc(d.N, d.C, d.H, d.W, op);
-  SCSE_CUDNN(a, op, cudnnDeriveBNTensorDescriptor, e->bn.d, e->x.d, CUDNN_BATCHNORM_SPATIAL);
+  setBnDescriptors(*e, a, d, op);
   if (s.bn.size() >= kMaxEntries) s.bn.clear();
   return *s.bn.emplace(key, std::move(e)).first->second;
 }
