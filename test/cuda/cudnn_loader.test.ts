@@ -41,7 +41,8 @@ describe.runIf(cudaCompiled)('cuDNN version decoding and status names', () => {
     expect(h.cudnnStatusName(2000, 8)).toBe('CUDNN_STATUS_2000');
     // Newer 9.x codes than our table: named by category.
     expect(h.cudnnStatusName(2099, 9)).toBe('CUDNN_STATUS_BAD_PARAM_99 (2099)');
-    expect(h.cudnnStatusName(3014, 9)).toBe('CUDNN_STATUS_NOT_SUPPORTED_14 (3014)');
+    expect(h.cudnnStatusName(3014, 9)).toBe('CUDNN_STATUS_NOT_SUPPORTED_INVALID_DYNAMIC_SHAPE'); // 9.18
+    expect(h.cudnnStatusName(3099, 9)).toBe('CUDNN_STATUS_NOT_SUPPORTED_99 (3099)');
     expect(h.cudnnStatusName(9999, 9)).toBe('CUDNN_STATUS_9999');
   });
 
