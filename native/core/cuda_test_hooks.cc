@@ -13,6 +13,7 @@
 
 namespace scse {
 void registerCudaOpHooks(Napi::Env env, Napi::Object hooks);  // core/cuda_op_hooks.cc
+void registerCudnnConformanceHooks(Napi::Env env, Napi::Object hooks);  // core/cudnn_conformance_hooks.cc
 
 namespace {
 
@@ -216,6 +217,7 @@ void registerCudaTestHooks(Napi::Env env, Napi::Object exports) {
   SCSE_EXPORT(h, "roundDeviceSize", RoundDeviceSize);
   SCSE_EXPORT(h, "errorText", ErrorText);
   registerCudaOpHooks(env, h);
+  registerCudnnConformanceHooks(env, h);
   exports.Set("cudaTestHooks", h);
 }
 
