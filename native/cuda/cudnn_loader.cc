@@ -208,6 +208,17 @@ std::string describeStatus(int code) {
   return s;
 }
 
+#ifdef SCSE_CUDA_EMU
+// `file` in the directory of the binary this code is linked into (scse.node), or "".
+static std::string besideThisLibrary(const char* file) {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&tryLoadCudnn), &info) || !info.dli_fname) return "";
+  std::string self = info.dli_fname;
+  const size_t slash = self.rfind('/');
+  return slash == std::string::npos ? "" : self.substr(0, slash + 1) + file;
+}
+#endif
+
 LoadResult tryLoadCudnn(const std::string& explicitPath) {
   LoadResult r;
   std::string err;
@@ -220,6 +231,14 @@ LoadResult tryLoadCudnn(const std::string& explicitPath) {
     return r;
   }
   std::string tried;
+#ifdef SCSE_CUDA_EMU
+  // The emulated build's cuDNN is the project's CPU stand-in, built beside the addon (never the
+  // real library: it cannot run without a device).
+  if (std::string standIn = besideThisLibrary("libscse_cudnn_emu.so"); !standIn.empty()) {
+    if (openCandidate(standIn, r, &err)) return r;
+    tried = err;
+  }
+#endif
   for (const char* name : {kLibName, "libcudnn.so"}) {
     if (openCandidate(name, r, &err)) return r;
     tried += std::string(tried.empty() ? "" : "; ") + err;

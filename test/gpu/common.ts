@@ -16,8 +16,15 @@ export const DEV_INDEX = first?.index ?? 0;
 /** Dispatch tests need the whole backend: a usable device and cuDNN. */
 export const gpuOk = SELF || status.usable;
 
+/** What the GPU halves run on: 'cuda' (a real device), 'cuda-emu' (the CPU emulator build) or 'cpu (self-check)'. */
+export const BACKEND = SELF ? 'cpu (self-check)' : (status.backend ?? 'cuda');
+/** Running on the emulator: kernels are exact in their semantics but slow, so the largest shapes are scaled down. */
+export const EMU = !SELF && status.backend === 'cuda-emu';
+
+/** Prints, once per file, whether it runs and on which backend and device. */
 export function announceSkip(file: string): void {
   if (!gpuOk) console.log(`test/gpu/${file}: skipped: ${status.reason}`);
+  else console.log(`test/gpu/${file}: running on ${DEV} [${BACKEND}${first ? `: ${first.name}` : ''}]`);
 }
 
 /** A leaf copy of t on DEV (its own storage), requiring grad when t does. */

@@ -9,6 +9,7 @@ const status = cudaStatus();
 // Transfers need the runtime and a device only; ops (later) will need cuDNN too (status.usable).
 const runtimeUsable = status.runtimeUsable;
 if (!status.usable) console.log(`test/gpu: CUDA not usable: ${status.reason}`);
+else console.log(`test/gpu/parity: running on ${status.backend ?? 'cuda'}: ${status.devices.map((d) => d.name).join(', ')}`);
 
 // Bit patterns that must survive a round trip unchanged: signed zeros, subnormals, infinities,
 // NaNs with payloads, extremes.

@@ -50,3 +50,16 @@ if(SCSE_CUDNN_EMU_SRC)
   # Lands next to scse.node (cmake-js sets the output directory), where the EMU build looks for it.
   add_dependencies(scse scse_cudnn_emu)
 endif()
+
+# The emulator's own tests (test/emu/emulator.test.ts runs them): broken and correct kernels.
+set(SCSE_EMU_SELFTEST ${SCSE_EMU_SRC_DIR}/emu-test/selftest.cu.cc)
+add_custom_command(OUTPUT ${SCSE_EMU_SELFTEST}
+  COMMAND ${SCSE_NODE} ${SCSE_EMU_DIR}/rewrite_cu.mjs ${SCSE_EMU_DIR}/test/selftest.cu ${SCSE_EMU_SELFTEST}
+  DEPENDS ${SCSE_EMU_DIR}/test/selftest.cu ${SCSE_EMU_DIR}/rewrite_cu.mjs
+  COMMENT "cuda-emu: rewriting the emulator's self-test kernels")
+add_executable(cuemu_selftest ${SCSE_EMU_SELFTEST} ${SCSE_EMU_RUNTIME_SRC})
+target_include_directories(cuemu_selftest BEFORE PRIVATE ${SCSE_EMU_DIR}/include ${SCSE_EMU_DIR})
+target_compile_options(cuemu_selftest PRIVATE -O1 -Wall -Wno-unused-parameter ${SCSE_EMU_EXTRA_FLAGS})
+target_link_options(cuemu_selftest PRIVATE ${SCSE_EMU_EXTRA_FLAGS})
+set_target_properties(cuemu_selftest PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/Release)
+add_dependencies(scse cuemu_selftest)

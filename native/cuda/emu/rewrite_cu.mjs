@@ -102,8 +102,10 @@ function rewriteShared(src, file) {
       return `${type}* ${name} = static_cast<${type}*>(::cuemu::dynamicShared());${pad}`;
     }
     const full = `${type}${dims}`;
+    const ref = dims ? `${type} (&${name})${dims}` : `${type}& ${name}`;
+    const ptr = dims ? `${type} (*)${dims}` : `${type}*`;
     return (
-      `static char cuemu_key_${name}; ${type} (&${name})${dims} = *static_cast<${type} (*)${dims}>(` +
+      `static char cuemu_key_${name}; ${ref} = *static_cast<${ptr}>(` +
       `::cuemu::staticShared(&cuemu_key_${name}, sizeof(${full}), alignof(${full}), ${JSON.stringify(name)}, __FILE__, __LINE__));` +
       pad
     );

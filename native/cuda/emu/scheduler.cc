@@ -35,7 +35,7 @@
 
 namespace cuemu {
 
-thread_local ThreadIndex tls;
+__thread ThreadIndex tls{};  // __thread: no per-access initialisation wrapper (ThreadIndex is trivial)
 
 namespace {
 
@@ -62,11 +62,11 @@ struct Thread {
 };
 
 struct WarpPending {
-  WarpOpKind kind;
-  unsigned mask;
-  int width;
-  const char* file;
-  int line;
+  WarpOpKind kind = kSyncWarp;
+  unsigned mask = 0;
+  int width = 32;
+  const char* file = nullptr;
+  int line = 0;
   unsigned arrived = 0;
   uint64_t value[32] = {};
   int param[32] = {};
@@ -144,6 +144,7 @@ class Block {
       t.idx = uint3{unsigned(i) % b.x, unsigned(i) / b.x % b.y, unsigned(i) / (b.x * b.y)};
     }
     warps_.resize(size_t((n_ + 31) / 32));
+    doneLanes_.assign(warps_.size(), 0u);
     live_ = n_;
     // Dynamic shared memory: exactly the requested size, poisoned.
     const size_t dyn = k.cfg.sharedBytes;
@@ -215,36 +216,39 @@ class Block {
     Thread& t = current();
     const int lane = t.linear % 32, w = t.linear / 32;
     const unsigned bit = 1u << lane;
-    const std::string who = "lane " + std::to_string(lane) + " of warp " + std::to_string(w) + " (thread " +
-                            std::to_string(t.linear) + ") at " + site(file, line);
-    if (!(mask & bit)) fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + who + " is not in its own mask " + hexMask(mask));
+    // Built only when something is wrong: this runs for every lane of every warp operation.
+    auto whoText = [&] {
+      return "lane " + std::to_string(lane) + " of warp " + std::to_string(w) + " (thread " + std::to_string(t.linear) +
+             ") at " + site(file, line);
+    };
+    if (!(mask & bit)) fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + whoText() + " is not in its own mask " + hexMask(mask));
     if (width <= 0 || width > 32 || (width & (width - 1)))
-      fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + who + ": width " + std::to_string(width) +
+      fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + whoText() + ": width " + std::to_string(width) +
                                        " is not a power of two up to 32");
     const int first = w * 32;
     const unsigned exists = n_ - first >= 32 ? 0xffffffffu : (1u << (n_ - first)) - 1;
     if (mask & ~exists)
-      fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + who + ": mask " + hexMask(mask) +
+      fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + whoText() + ": mask " + hexMask(mask) +
                                        " names lanes that do not exist in a block of " + std::to_string(n_) + " threads");
-    for (int l = 0; l < 32; l++) {
-      if ((mask >> l & 1) && threads_[size_t(first + l)].state == State::kDone)
-        fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + who + " waits for lane " + std::to_string(l) +
-                                         " of mask " + hexMask(mask) + ", which has exited");
+    if (const unsigned gone = mask & doneLanes_[size_t(w)]) {
+      fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": " + whoText() + " waits for lane " +
+                                       std::to_string(__builtin_ctz(gone)) + " of mask " + hexMask(mask) + ", which has exited");
     }
     std::vector<WarpPending>& pend = warps_[size_t(w)];
     WarpPending* op = nullptr;
     for (WarpPending& p : pend) {
       if (p.mask == mask) op = &p;
       else if (p.mask & mask)
-        fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": divergent warp operation: " + who + " with mask " +
+        fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": divergent warp operation: " + whoText() + " with mask " +
                                          hexMask(mask) + " while lanes " + hexMask(p.arrived) + " wait in " + opName(p.kind) +
                                          " at " + site(p.file, p.line) + " with mask " + hexMask(p.mask));
     }
     if (!op) {
-      pend.push_back(WarpPending{kind, mask, width, file, line});
+      pend.emplace_back();
       op = &pend.back();
+      op->kind = kind, op->mask = mask, op->width = width, op->file = file, op->line = line;
     } else if (op->kind != kind || op->width != width || op->line != line || op->file != file) {
-      fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": divergent warp operation: " + who + " while lanes " +
+      fail(cudaErrorLaunchFailure, std::string(opName(kind)) + ": divergent warp operation: " + whoText() + " while lanes " +
                                        hexMask(op->arrived) + " of mask " + hexMask(mask) + " wait in " + opName(op->kind) +
                                        " at " + site(op->file, op->line));
     }
@@ -291,6 +295,7 @@ class Block {
   void exited(Thread& t) {
     t.state = State::kDone;
     live_--, exited_++, done_++;
+    doneLanes_[size_t(t.linear / 32)] |= 1u << (t.linear % 32);
     if (atBarrier_ > 0) {
       fail(cudaErrorLaunchFailure, "divergent __syncthreads: thread " + std::to_string(t.linear) + " exited while threads " +
                                        ranges(threadsIn(State::kAtBarrier)) + " wait at " + site(barFile_, barLine_));
@@ -403,7 +408,9 @@ class Block {
       t.state = State::kReady;
     }
     std::vector<WarpPending>& pend = warps_[size_t(w)];
-    pend.erase(std::remove_if(pend.begin(), pend.end(), [&](const WarpPending& p) { return &p == &op; }), pend.end());
+    const size_t at = size_t(&op - pend.data());
+    if (at + 1 != pend.size()) pend[at] = pend.back();
+    pend.pop_back();
   }
 
   std::vector<int> threadsIn(State s) const {
@@ -455,6 +462,7 @@ class Block {
   int n_ = 0;
   std::vector<Thread> threads_;
   std::vector<std::vector<WarpPending>> warps_;
+  std::vector<unsigned> doneLanes_;  // per warp: lanes that have exited
   int current_ = 0;
   int live_ = 0, exited_ = 0, done_ = 0, atBarrier_ = 0;
   const char* barFile_ = nullptr;

@@ -163,7 +163,7 @@ struct ThreadIndex {
   dim3 blockSize, gridSize;
 };
 // The running CUDA thread's indices; the scheduler sets them before it switches to a fiber.
-extern thread_local ThreadIndex tls;
+extern __thread ThreadIndex tls;
 
 void syncthreads(const char* file, int line);
 // One warp-collective operation: every lane of `mask` deposits `value` and `param`; returns this
