@@ -30,8 +30,12 @@
 #include <vector>
 
 #include "emu.h"
+#include "stream_abi.h"
+
+static int syncStreamAbi(void* stream);
 
 struct CUstream_st {
+  CuemuStreamAbi abi{CUEMU_STREAM_MAGIC, &syncStreamAbi};  // must stay the first member (stream_abi.h)
   int device = 0;
   std::mutex queueMutex;  // guards work
   std::deque<std::function<void()>> work;
@@ -630,3 +634,5 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
   *ms = float(end->ms - start->ms);
   return cudaSuccess;
 }
+
+static int syncStreamAbi(void* stream) { return int(cudaStreamSynchronize(static_cast<cudaStream_t>(stream))); }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "stream_abi.h"
+
 extern "C" void cuemuSetOrder(const char* order, unsigned long long seed);
 
 namespace {
@@ -396,6 +398,12 @@ void streams() {
   cudaGetLastError();
   check(cudaFree(src.data()) == cudaErrorInvalidDevicePointer, "cudaFree of a host pointer is refused");
   cudaGetLastError();
+  for (int i = 0; i < 64; i++) pinned[i] = -1.0f;
+  cudaMemsetAsync(d.p, 0, 64 * 4, st);
+  cudaMemcpyAsync(pinned, d.p, 64 * 4, cudaMemcpyDeviceToHost, st);
+  const bool queued = pinned[0] == -1.0f;
+  const int drained = cuemuDrainStream(st);  // what the cuDNN stand-in does before it computes
+  check(queued && drained == 0 && pinned[0] == 0.0f, "stream_abi.h: the stand-in's drain runs the stream's queued work");
   cudaEventDestroy(e);
   cudaFreeHost(pinned);
   cudaStreamDestroy(st);
