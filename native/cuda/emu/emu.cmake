@@ -47,6 +47,8 @@ if(SCSE_CUDNN_EMU_SRC)
   set_target_properties(scse_cudnn_emu PROPERTIES CXX_VISIBILITY_PRESET hidden)
   target_include_directories(scse_cudnn_emu PRIVATE ${CMAKE_SOURCE_DIR}/native ${SCSE_EMU_DIR})
   target_compile_options(scse_cudnn_emu PRIVATE -O2 -march=x86-64-v3 -Wall -Wextra ${SCSE_EMU_EXTRA_FLAGS})
+  # Only cuDNN's names are exported (g++ would also export weak std:: template instances).
+  target_link_options(scse_cudnn_emu PRIVATE -Wl,--version-script=${SCSE_EMU_DIR}/cudnn/exports.map)
   # Lands next to scse.node (cmake-js sets the output directory), where the EMU build looks for it.
   add_dependencies(scse scse_cudnn_emu)
 endif()

@@ -1,6 +1,8 @@
 // Argument checks shared by the entry points (descriptors.h).
 #include "cuda/emu/cudnn/descriptors.h"
 
+#include "cuda/emu/stream_abi.h"
+
 #include <string>
 
 #pragma GCC visibility push(hidden)
@@ -52,6 +54,11 @@ Layout filterLayout(const cudnnFilterStruct& f) {
 
 int checkHandle(const char* fn, cudnnHandle_t h) {
   if (!hasKind(h, EmuKind::kHandle)) return wrongKind(fn, "handle", h, "cudnnHandle_t from cudnnCreate");
+  // The emulator's streams run their queued kernels when waited on: drain the handle's stream so
+  // this call computes on the results of everything queued before it, as cuDNN's stream order
+  // guarantees on a device (stream_abi.h; a NULL or foreign stream is left alone).
+  if (int e = cuemuDrainStream(h->stream))
+    return fail(kExecutionFailed, fn, "work queued on the handle's stream before this call failed (cudaError_t " + std::to_string(e) + ")");
   return kSuccess;
 }
 

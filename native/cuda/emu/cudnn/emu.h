@@ -21,6 +21,7 @@ constexpr int kBadParam = 2000;
 constexpr int kNotSupported = 3000;
 constexpr int kInternalError = 4000;
 constexpr int kHostAllocFailed = 4003;
+constexpr int kExecutionFailed = 5000;
 
 // Records "fn: what" as the calling thread's last error (cudnnGetLastErrorString) and returns
 // `status`, so that validators read `return fail(kBadParam, fn, "...")`.
