@@ -122,7 +122,7 @@ cudnnStatus_t cudnnActivationForward(cudnnHandle_t handle, cudnnActivationDescri
                                      cudnnTensorDescriptor_t yDesc, void* y) {
   const char* fn = "cudnnActivationForward";
   Layout xl, yl;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkActivation(fn, "activationDesc", activationDesc)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
@@ -145,7 +145,7 @@ cudnnStatus_t cudnnActivationBackward(cudnnHandle_t handle, cudnnActivationDescr
                                       const void* x, const void* beta, cudnnTensorDescriptor_t dxDesc, void* dx) {
   const char* fn = "cudnnActivationBackward";
   Layout yl, dyl, xl, dxl;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkActivation(fn, "activationDesc", activationDesc)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;

@@ -133,7 +133,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(cudnnHandle_t handle, int m
                                                      void* resultSaveInvVariance) {
   const char* fn = "cudnnBatchNormalizationForwardTraining";
   Layout xl, yl, bn;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
   if (int s = checkTensors(fn, mode, xDesc, &xl, {{"yDesc", {yDesc, &yl}}}, "bnScaleBiasMeanVarDesc",
@@ -188,7 +188,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardInference(cudnnHandle_t handle, int 
                                                       double epsilon) {
   const char* fn = "cudnnBatchNormalizationForwardInference";
   Layout xl, yl, bn;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
   if (int s = checkTensors(fn, mode, xDesc, &xl, {{"yDesc", {yDesc, &yl}}}, "bnScaleBiasMeanVarDesc",
@@ -223,7 +223,7 @@ cudnnStatus_t cudnnBatchNormalizationBackward(cudnnHandle_t handle, int mode, co
                                               const void* savedMean, const void* savedInvVariance) {
   const char* fn = "cudnnBatchNormalizationBackward";
   Layout xl, dyl, dxl, bn;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   const void* scalars[] = {alphaDataDiff, betaDataDiff, alphaParamDiff, betaParamDiff};
   const char* scalarNames[] = {"alphaDataDiff", "betaDataDiff", "alphaParamDiff", "betaParamDiff"};
   for (int i = 0; i < 4; i++)

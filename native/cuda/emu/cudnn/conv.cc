@@ -33,7 +33,7 @@ int checkConvCall(const char* fn, cudnnHandle_t h, const void* alpha, const void
                   cudnnTensorDescriptor_t inDesc, const char* wArg, cudnnFilterDescriptor_t wDesc,
                   cudnnConvolutionDescriptor_t convDesc, const char* outArg, cudnnTensorDescriptor_t outDesc,
                   ConvDir dir, int algo, size_t wsBytes, Checked* c) {
-  if (int s = checkHandle(fn, h)) return s;
+  if (int s = beginWork(fn, h)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
   if (int s = checkTensor(fn, inArg, inDesc, &c->in)) return s;
@@ -134,7 +134,7 @@ cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t handle, const void* alp
                                            const void* dy, const void* beta, cudnnTensorDescriptor_t dbDesc, void* db) {
   const char* fn = "cudnnConvolutionBackwardBias";
   Layout dyL, dbL;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
   if (int s = checkTensor(fn, "dyDesc", dyDesc, &dyL)) return s;

@@ -79,7 +79,7 @@ int checkProblem(const char* fn, cudnnHandle_t h, const char* inArg, cudnnTensor
                  cudnnFilterDescriptor_t wDesc, cudnnConvolutionDescriptor_t convDesc, const char* outArg,
                  cudnnTensorDescriptor_t outDesc, ConvGeom* g) {
   Layout in, out;
-  if (int s = checkHandle(fn, h)) return s;
+  if (int s = beginWork(fn, h)) return s;
   if (int s = checkTensor(fn, inArg, inDesc, &in)) return s;
   if (int s = checkFilter(fn, wArg, wDesc, nullptr)) return s;
   if (int s = checkConvolution(fn, "convDesc", convDesc)) return s;

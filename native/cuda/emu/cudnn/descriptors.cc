@@ -54,6 +54,11 @@ Layout filterLayout(const cudnnFilterStruct& f) {
 
 int checkHandle(const char* fn, cudnnHandle_t h) {
   if (!hasKind(h, EmuKind::kHandle)) return wrongKind(fn, "handle", h, "cudnnHandle_t from cudnnCreate");
+  return kSuccess;
+}
+
+int beginWork(const char* fn, cudnnHandle_t h) {
+  if (int s = checkHandle(fn, h)) return s;
   // The emulator's streams run their queued kernels when waited on: drain the handle's stream so
   // this call computes on the results of everything queued before it, as cuDNN's stream order
   // guarantees on a device (stream_abi.h; a NULL or foreign stream is left alone).

@@ -79,6 +79,9 @@ Layout tensorLayout(const cudnnTensorStruct& t);
 // status cuDNN gives (BAD_PARAM for null or wrong-kind arguments, NOT_SUPPORTED for data types
 // other than float, which is all the stand-in computes).
 int checkHandle(const char* fn, cudnnHandle_t h);
+// checkHandle, then waits for the work queued on the handle's stream (an emulated CUDA stream,
+// stream_abi.h): every op that reads or writes device memory starts with it.
+int beginWork(const char* fn, cudnnHandle_t h);
 int checkPointer(const char* fn, const char* arg, const void* p);
 // A set tensor descriptor; with `needFloat`, of CUDNN_DATA_FLOAT and without negative strides
 // (which cuDNN's descriptors accept but the stand-in's ops do not handle). Fills *out if non-null.

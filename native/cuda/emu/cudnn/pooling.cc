@@ -187,7 +187,7 @@ cudnnStatus_t cudnnPoolingForward(cudnnHandle_t handle, cudnnPoolingDescriptor_t
   const char* fn = "cudnnPoolingForward";
   Layout xl, yl;
   PoolGeom g;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkPooling(fn, "poolingDesc", poolingDesc)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
@@ -233,7 +233,7 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t handle, cudnnPoolingDescriptor_
   const char* fn = "cudnnPoolingBackward";
   Layout yl, dyl, xl, dxl;
   PoolGeom g;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkPooling(fn, "poolingDesc", poolingDesc)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;

@@ -64,7 +64,7 @@ cudnnStatus_t cudnnSoftmaxForward(cudnnHandle_t handle, int algo, int mode, cons
                                   cudnnTensorDescriptor_t yDesc, void* y) {
   const char* fn = "cudnnSoftmaxForward";
   Layout xl, yl;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkAlgoMode(fn, algo, mode)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
@@ -105,7 +105,7 @@ cudnnStatus_t cudnnSoftmaxBackward(cudnnHandle_t handle, int algo, int mode, con
                                    const void* dy, const void* beta, cudnnTensorDescriptor_t dxDesc, void* dx) {
   const char* fn = "cudnnSoftmaxBackward";
   Layout yl, dyl, dxl;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkAlgoMode(fn, algo, mode)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;

@@ -15,7 +15,7 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t handle, const void* alpha, cudnnTenso
                              const void* beta, cudnnTensorDescriptor_t cDesc, void* C) {
   const char* fn = "cudnnAddTensor";
   Layout a, c;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkPointer(fn, "alpha", alpha)) return s;
   if (int s = checkPointer(fn, "beta", beta)) return s;
   if (int s = checkTensor(fn, "aDesc", aDesc, &a)) return s;
@@ -46,7 +46,7 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t handle, const void* alpha, cudnnTenso
 cudnnStatus_t cudnnSetTensor(cudnnHandle_t handle, cudnnTensorDescriptor_t yDesc, void* y, const void* valuePtr) {
   const char* fn = "cudnnSetTensor";
   Layout l;
-  if (int s = checkHandle(fn, handle)) return s;
+  if (int s = beginWork(fn, handle)) return s;
   if (int s = checkTensor(fn, "yDesc", yDesc, &l)) return s;
   if (int s = checkPointer(fn, "y", y)) return s;
   if (int s = checkPointer(fn, "valuePtr", valuePtr)) return s;

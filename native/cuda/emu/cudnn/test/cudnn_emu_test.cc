@@ -22,6 +22,13 @@
 
 using namespace scse::cudnn;
 
+
+#include "cuda/emu/stream_abi.h"
+
+// A stand-in for an emulated CUDA stream: counts the drains the library asks for.
+static int gFakeSyncs = 0;
+static CuemuStreamAbi gFakeStream{CUEMU_STREAM_MAGIC, [](void*) { return ++gFakeSyncs, 0; }};
+
 namespace {
 
 // ---- the library under test ------------------------------------------------------------------
@@ -912,9 +919,22 @@ void testDescriptorsAndVersion() {
             std::string(api.cudnnGetErrorString(3000)) == "CUDNN_STATUS_NOT_SUPPORTED" &&
             std::string(api.cudnnGetErrorString(4000)) == "CUDNN_STATUS_INTERNAL_ERROR",
         "cudnnGetErrorString v9 names");
-  check(api.cudnnSetStream(handle, reinterpret_cast<cudaStream_t>(uintptr_t(0x1234))) == 0 &&
+  check(api.cudnnSetStream(handle, reinterpret_cast<cudaStream_t>(&gFakeStream)) == 0 &&
             api.cudnnSetStream(handle, nullptr) == 0,
         "cudnnSetStream accepts any stream");
+  {
+    // An emulated stream (stream_abi.h): every op waits for its queued work first.
+    api.cudnnSetStream(handle, reinterpret_cast<cudaStream_t>(&gFakeStream));
+    cudnnTensorDescriptor_t d = nullptr;
+    api.cudnnCreateTensorDescriptor(&d);
+    api.cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, 2, 1, 1);
+    float buf[2] = {0, 0}, v = 3.0f;
+    const int before = gFakeSyncs;
+    const int st = api.cudnnSetTensor(handle, d, buf, &v);
+    check(st == 0 && gFakeSyncs == before + 1 && buf[1] == 3.0f, "an op on an emulated stream drains it first");
+    api.cudnnDestroyTensorDescriptor(d);
+    api.cudnnSetStream(handle, nullptr);
+  }
 
   cudnnTensorDescriptor_t t = nullptr;
   api.cudnnCreateTensorDescriptor(&t);
