@@ -3,21 +3,23 @@
 // emulator, native/cuda/emu/) into build-emu/, then runs the GPU suites and the emulator's own
 // tests against it, and ends with "N passed, M failed, K skipped". Exit code: vitest's.
 //   --no-build     use build-emu/ as it is
+//   SCSE_EMU_BUILD_DIR=<dir>  build into / test from <dir> instead of build-emu/ (relative to the
+//                  repository root; scripts/emu-sanitize.sh uses build-emu-asan/)
 //   extra args     passed to vitest (e.g. a file filter)
 // The schedule of the emulated threads comes from SCSE_CUEMU_ORDER (forward by default).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'build-emu');
+const out = resolve(root, process.env.SCSE_EMU_BUILD_DIR || 'build-emu');
 const args = process.argv.slice(2);
 const build = !args.includes('--no-build');
 const vitestArgs = args.filter((a) => a !== '--no-build');
 
 if (build) {
-  console.log('test:emu: building the emulated CUDA addon into build-emu/ (SCSE_CUDA=EMU)');
+  console.log(`test:emu: building the emulated CUDA addon into ${relative(root, out)}/ (SCSE_CUDA=EMU)`);
   const cmakeJs = join(dirname(fileURLToPath(import.meta.resolve('cmake-js/package.json'))), 'bin', 'cmake-js');
   const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--directory', root, '--out', out, '--CDSCSE_CUDA=EMU'], {
     stdio: 'inherit',
