@@ -42,6 +42,7 @@ namespace {
 constexpr size_t kSharedRedZone = 64;
 constexpr unsigned char kPoison = 0xFF;
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 constexpr bool kAsan = true;
 constexpr size_t kDefaultStack = 256 * 1024;
 #else
@@ -71,6 +72,18 @@ struct WarpPending {
   uint64_t value[32] = {};
   int param[32] = {};
 };
+
+// Under AddressSanitizer, makes the bytes of a shared-memory allocation behind its `bytes` (the
+// alignment slack) unaddressable, so an access one element past the end is reported by ASan
+// (without ASan the red zone behind it catches writes instead).
+void poisonTail(const unsigned char* mem, size_t total, const void* aligned, size_t bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+  const auto* end = static_cast<const unsigned char*>(aligned) + bytes;
+  ASAN_POISON_MEMORY_REGION(end, size_t(mem + total - end));
+#else
+  (void)mem, (void)total, (void)aligned, (void)bytes;
+#endif
+}
 
 struct SharedBlock {
   std::unique_ptr<unsigned char[]> mem;
@@ -149,9 +162,11 @@ class Block {
     // Dynamic shared memory: exactly the requested size, poisoned.
     const size_t dyn = k.cfg.sharedBytes;
     dynamic_.bytes = dyn;
-    dynamic_.mem.reset(new unsigned char[dyn + (kAsan ? 0 : kSharedRedZone) + 16]);
+    const size_t total = dyn + (kAsan ? 0 : kSharedRedZone) + 16;
+    dynamic_.mem.reset(new unsigned char[total]);
     dynamic_.aligned = alignUp(dynamic_.mem.get());
     std::memset(dynamic_.aligned, kPoison, dyn + (kAsan ? 0 : kSharedRedZone));
+    poisonTail(dynamic_.mem.get(), total, dynamic_.aligned, dyn);
     sharedUsed_ = dyn;
   }
 
@@ -286,6 +301,7 @@ class Block {
     s.mem.reset(new unsigned char[bytes + align]);
     s.aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(s.mem.get()) + align - 1) / align * align);
     std::memset(s.aligned, kPoison, bytes);
+    poisonTail(s.mem.get(), bytes + align, s.aligned, bytes);
     sharedUsed_ += bytes;
     staticUsed_ += bytes;
     return s.aligned;
