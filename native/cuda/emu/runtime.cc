@@ -5,7 +5,8 @@
 //   (SCSE_CUEMU_MEMORY_MIB lowers it, for out-of-memory tests).
 // - cudaMalloc returns memory filled with 0xFF bytes (a float NaN, an int -1: code that relies on
 //   fresh memory being zero shows it) followed by a red zone that is checked after every kernel
-//   and at cudaFree (under AddressSanitizer, an exact heap block instead).
+//   (copies are bounds-checked, so only kernels can break it; under AddressSanitizer, an exact
+//   heap block instead).
 // - Streams are queues: kernels, copies, memsets and event records run in order when the host
 //   waits (cudaStreamSynchronize, cudaEventSynchronize/Query, cudaDeviceSynchronize, blocking
 //   copies, cudaFree), on the waiting thread. Work therefore completes later than the call that
@@ -487,15 +488,13 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
   drainAll();  // cudaFree waits for the device, as CUDA's does
-  std::string broken;
-  const bool zonesOk = checkRedZones(&broken);
   std::lock_guard<std::mutex> lock(gMutex);
-  auto it = gDevice ? gDevice->find(reinterpret_cast<uintptr_t>(p)) : decltype(gDevice->end()){};
-  if (!gDevice || it == gDevice->end()) return setLast(cudaErrorInvalidDevicePointer);
+  if (!gDevice) return setLast(cudaErrorInvalidDevicePointer);
+  auto it = gDevice->find(reinterpret_cast<uintptr_t>(p));
+  if (it == gDevice->end()) return setLast(cudaErrorInvalidDevicePointer);
   gUsed[it->second.device] -= it->second.bytes;
   gDevice->erase(it);
   std::free(p);
-  (void)zonesOk;  // a broken zone was reported by the kernel that broke it
   return cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned) {

@@ -377,7 +377,6 @@ class Block {
   }
 
   void releaseBarrier() {
-    std::vector<int> sites;
     for (Thread& t : threads_) {
       if (t.state == State::kAtBarrier && (t.line != barLine_ || t.file != barFile_)) {
         fail(cudaErrorLaunchFailure, "divergent __syncthreads: threads wait at different barriers: " + describeWaiters());
