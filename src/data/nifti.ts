@@ -1,9 +1,9 @@
 // NIfTI-1/NIfTI-2 volume reading (header fields parsed by nifti-reader-js, gzip by Node's zlib,
 // geometry and voxel decoding here) and NIfTI-1 writing (header built by hand, written atomically).
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { endianness } from 'node:os';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 
 import { readHeader as parseHeaderFields, type NIFTI1, type NIFTI2 } from 'nifti-reader-js';
 
@@ -70,24 +70,195 @@ function fail(path: string, what: string): never {
   throw new Error(`NIfTI ${path}: ${what}`);
 }
 
-function loadBytes(path: string): Uint8Array {
-  let bytes: Uint8Array;
+// Hostile-input bounds. No volume this library trains on comes near 8 GiB of voxels; beyond it a
+// header is far more likely corrupt or malicious, and we refuse before allocating anything.
+const MAX_IMAGE_BYTES = 8 * 1024 ** 3;
+// Decompressed bytes tolerated past what the header describes (padding some writers add); a gzip
+// that inflates beyond header + image + this is refused instead of filling memory.
+const GZIP_SLACK = 1024 * 1024;
+// The extension chain walk is already bounded by vox_offset (each esize >= 16), but a cap keeps
+// a pathological file with millions of tiny extensions from costing seconds.
+const MAX_EXTENSIONS = 65536;
+
+/** Where the voxels are and how many bytes they take, from the fixed header fields only (read
+ *  here, not by the parser, so it works on the first few hundred bytes of a gzip stream). */
+interface Layout {
+  version: 1 | 2;
+  le: boolean;
+  hdrSize: number;
+  dims: Vec3;
+  datatype: NiftiDatatype;
+  /** Byte offset of the first voxel (vox_offset, or header + flag when vox_offset is 0). */
+  offset: number;
+  nbytes: number;
+}
+
+function layout(path: string, bytes: Uint8Array): Layout {
+  const { version, le } = sniff(path, bytes);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hdrSize = version === 1 ? 348 : 540;
+  const dim: number[] = [];
+  for (let i = 0; i < 8; i++) dim.push(version === 1 ? dv.getInt16(40 + 2 * i, le) : Number(dv.getBigInt64(16 + 8 * i, le)));
+  const ndim = dim[0]!;
+  if (!(ndim >= 1 && ndim <= 7)) fail(path, `invalid dim[0] = ${ndim} (expected 1..7)`);
+  const shape = dim.slice(1, ndim + 1);
+  // NIfTI-2 dims are int64: beyond 2^53 Number() is inexact, and such a size is absurd anyway.
+  if (shape.some((d) => !(Number.isSafeInteger(d) && d >= 1))) fail(path, `invalid dims [${shape.join(', ')}]`);
+  // A trailing dimension of size 1 (e.g. a 4-D file with one volume) is still 3-D.
+  if (shape.slice(3).some((d) => d > 1)) {
+    fail(path, `is ${ndim}-D with dims [${shape.join(', ')}]; expected a 3-D volume`);
+  }
+  const dims: Vec3 = [shape[0] ?? 1, shape[1] ?? 1, shape[2] ?? 1];
+
+  const code = dv.getInt16(version === 1 ? 70 : 12, le);
+  const datatype = datatypeByCode(code);
+  if (datatype === undefined) {
+    const name = OTHER_CODES[code] ?? 'unknown';
+    fail(path, `unsupported datatype ${code} (${name}); supported: ${Object.keys(DATATYPES).join(', ')}`);
+  }
+  const rawOffset = version === 1 ? dv.getFloat32(108, le) : Number(dv.getBigInt64(168, le));
+  if (!Number.isFinite(rawOffset) || Math.abs(rawOffset) > Number.MAX_SAFE_INTEGER) fail(path, `invalid vox_offset ${rawOffset} (expected a byte offset >= ${hdrSize + 4})`);
+  const voxOffset = Math.trunc(rawOffset);
+  // vox_offset 0 in a single file means "right after the header and extension flag".
+  const offset = voxOffset === 0 ? hdrSize + 4 : voxOffset;
+  if (offset < hdrSize) fail(path, `invalid vox_offset ${voxOffset} (inside the ${hdrSize}-byte header)`);
+  // Each factor is a safe integer, so the product is exact until it passes the cap; checking after
+  // every multiplication keeps it from ever overflowing into an inexact (or infinite) double.
+  let nbytes = DATATYPES[datatype].ctor.BYTES_PER_ELEMENT;
+  for (const d of dims) {
+    nbytes *= d;
+    if (nbytes > MAX_IMAGE_BYTES) break;
+  }
+  if (nbytes > MAX_IMAGE_BYTES || offset > MAX_IMAGE_BYTES) {
+    fail(
+      path,
+      `header describes ${dims.join('x')} ${datatype} voxels from vox_offset ${offset} ` +
+        `(${nbytes > MAX_IMAGE_BYTES ? 'more than ' : ''}${Math.min(nbytes, MAX_IMAGE_BYTES)} bytes); the limit is ${MAX_IMAGE_BYTES} bytes`,
+    );
+  }
+  return { version, le, hdrSize, dims, datatype, offset, nbytes };
+}
+
+/** Opens a path only if it is a regular file: a FIFO or device (/dev/zero, /dev/urandom) would be
+ *  read forever, and opening a FIFO blocks until a writer appears, so this is decided from stat()
+ *  before open(), and re-checked on the open descriptor in case the path was swapped between. */
+function openRegular(path: string): { fd: number; size: number } {
+  const kind = (st: Stats): string =>
+    st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+  let st: Stats;
   try {
-    // A plain Uint8Array view: Buffer#slice would not copy, and the copies below must be aligned.
-    const buf = readFileSync(path);
-    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    st = statSync(path);
   } catch (e) {
     fail(path, `cannot read file (${(e as Error).message})`);
   }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  if (!st.isFile()) fail(path, `is ${kind(st)}; expected a regular .nii or .nii.gz file`);
+  let fd: number;
+  try {
+    // O_NONBLOCK: if the path became a FIFO after stat(), open() must not wait for a writer.
+    fd = openSync(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    fail(path, `cannot read file (${(e as Error).message})`);
+  }
+  const st2 = fstatSync(fd);
+  if (!st2.isFile()) {
+    closeSync(fd);
+    fail(path, `is ${kind(st2)}; expected a regular .nii or .nii.gz file`);
+  }
+  return { fd, size: st2.size };
+}
+
+/** Up to n bytes from the start of fd, into a fresh aligned buffer (never more than n). */
+function readPrefix(path: string, fd: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let got = 0;
+  try {
+    while (got < n) {
+      const r = readSync(fd, out, got, n - got, got);
+      if (r === 0) break;
+      got += r;
+    }
+  } catch (e) {
+    fail(path, `cannot read file (${(e as Error).message})`);
+  }
+  return got === n ? out : out.slice(0, got);
+}
+
+/** The first bytes of a gzip stream. Inflating only a bounded piece of the input bounds the output
+ *  (deflate expands at most ~1032:1), and Z_SYNC_FLUSH returns what that piece decodes to
+ *  instead of failing on the cut-off stream. */
+function gunzipPrefix(path: string, gz: Uint8Array, want: number): Uint8Array {
+  for (let k = 4096; ; k *= 4) {
+    const piece = gz.subarray(0, Math.min(k, gz.length));
+    let out: Buffer;
     try {
-      const buf = gunzipSync(bytes);
-      bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      out = gunzipSync(piece, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     } catch (e) {
       fail(path, `corrupt or truncated gzip data (${(e as Error).message})`);
     }
+    if (out.length >= want || piece.length === gz.length) return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
-  return bytes;
+}
+
+function loadBytes(path: string): Uint8Array {
+  const { fd, size } = openRegular(path);
+  try {
+    const head = readPrefix(path, fd, Math.min(size, 544));
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      // A compressed file this large cannot hold an image within the limit worth inflating.
+      if (size > MAX_IMAGE_BYTES) fail(path, `compressed file is ${size} bytes; the limit is ${MAX_IMAGE_BYTES} bytes`);
+      const gz = readPrefix(path, fd, size);
+      // First learn from the header how many bytes the image takes, then inflate with that bound:
+      // a gzip bomb stops at the bound instead of filling memory.
+      const L = layout(path, gunzipPrefix(path, gz, 544));
+      const expected = L.offset + L.nbytes;
+      const bound = expected + GZIP_SLACK;
+      let buf: Buffer;
+      try {
+        buf = gunzipSync(gz, { maxOutputLength: bound });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+          fail(
+            path,
+            `the image has more data than its header describes: it decompresses to more than ${bound} bytes, ` +
+              `but the header (dims ${L.dims.join('x')}, datatype ${L.datatype}, vox_offset ${L.offset}) describes ${expected} bytes ` +
+              `(decompression stopped at ${bound}, which allows ${GZIP_SLACK} bytes of padding)`,
+          );
+        }
+        fail(path, `corrupt or truncated gzip data (${(e as Error).message})`);
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    // Uncompressed: read header + image and no more (trailing bytes are ignored, as nibabel does);
+    // a shorter file is read whole, so parse() reports exactly what is missing.
+    const L = layout(path, head);
+    return readPrefix(path, fd, Math.min(size, L.offset + L.nbytes));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Checks the extension chain between the header and vox_offset before anything walks it: each
+ *  extension is [esize int32, ecode int32, data] with esize a positive multiple of 16, so a zero,
+ *  negative or odd esize (which sends nifti-reader-js round in a loop) is refused here. */
+function checkExtensions(path: string, bytes: Uint8Array, L: Layout): void {
+  const flagAt = L.hdrSize;
+  if (bytes.length < flagAt + 4 || bytes[flagAt] === 0) return;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = L.offset;
+  let pos = flagAt + 4;
+  for (let i = 0; pos + 8 <= end; i++) {
+    if (i >= MAX_EXTENSIONS) fail(path, `more than ${MAX_EXTENSIONS} header extensions before vox_offset ${end}`);
+    if (pos + 8 > bytes.length) fail(path, `truncated: extension ${i} at byte ${pos} lies past the end of the file (${bytes.length} bytes)`);
+    const esize = dv.getInt32(pos, L.le);
+    // A zero esize ends the chain (the extension flag was set but no extension follows): it
+    // cannot loop, and nifti-reader-js treats it the same way.
+    if (esize === 0) break;
+    if (esize < 16 || esize % 16 !== 0) {
+      fail(path, `extension ${i} at byte ${pos}: esize ${esize} (expected a multiple of 16, at least 16)`);
+    }
+    if (pos + esize > end) fail(path, `extension ${i} at byte ${pos}: esize ${esize} runs to byte ${pos + esize}, past vox_offset ${end}`);
+    pos += esize;
+  }
 }
 
 /** Version and byte order from sizeof_hdr (348 for NIfTI-1, 540 for NIfTI-2), then the magic. */
@@ -121,12 +292,15 @@ function sniff(path: string, bytes: Uint8Array): { version: 1 | 2; le: boolean }
 
 function toHeader(path: string, bytes: Uint8Array, version: 1 | 2, le: boolean): NiftiHeader {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // The parser reads extensions up to vox_offset: hand it the header region only, not the voxels.
-  const voxOffsetRaw = version === 1 ? dv.getFloat32(108, le) : Number(dv.getBigInt64(168, le));
-  const end = Math.min(bytes.length, Math.max(version === 1 ? 352 : 544, Number.isFinite(voxOffsetRaw) ? voxOffsetRaw : 0));
+  // The parser gets the fixed header and a zeroed extension flag only: we do not use extensions,
+  // and its own extension walk loops forever on a negative esize (checkExtensions() vets the
+  // chain separately), so it must never see one.
+  const hdrSize = version === 1 ? 348 : 540;
+  const head = new Uint8Array(hdrSize + 4);
+  head.set(bytes.subarray(0, hdrSize));
   let h: NIFTI1 | NIFTI2;
   try {
-    h = parseHeaderFields(bytes.slice(0, end).buffer);
+    h = parseHeaderFields(head.buffer);
   } catch (e) {
     fail(path, `cannot parse header (${(e as Error).message})`);
   }
@@ -172,31 +346,11 @@ export function headerAffine(h: NiftiHeader): number[] {
 }
 
 function parse(path: string, bytes: Uint8Array): Parsed {
-  const { version, le } = sniff(path, bytes);
+  const L = layout(path, bytes);
+  const { version, le, dims, datatype, offset, nbytes } = L;
+  checkExtensions(path, bytes, L);
   const header = toHeader(path, bytes, version, le);
-  const dim = header.dim;
-  const ndim = dim[0]!;
-  if (!(ndim >= 1 && ndim <= 7)) fail(path, `invalid dim[0] = ${ndim} (expected 1..7)`);
-  const shape = dim.slice(1, ndim + 1);
-  if (shape.some((d) => !(Number.isInteger(d) && d >= 1))) fail(path, `invalid dims [${shape.join(', ')}]`);
-  // A trailing dimension of size 1 (e.g. a 4-D file with one volume) is still 3-D.
-  if (shape.slice(3).some((d) => d > 1)) {
-    fail(path, `is ${ndim}-D with dims [${shape.join(', ')}]; expected a 3-D volume`);
-  }
-  const dims: Vec3 = [shape[0] ?? 1, shape[1] ?? 1, shape[2] ?? 1];
-
-  const datatype = datatypeByCode(header.datatypeCode);
-  if (datatype === undefined) {
-    const name = OTHER_CODES[header.datatypeCode] ?? 'unknown';
-    fail(path, `unsupported datatype ${header.datatypeCode} (${name}); supported: ${Object.keys(DATATYPES).join(', ')}`);
-  }
   const { ctor } = DATATYPES[datatype];
-  const hdrSize = version === 1 ? 348 : 540;
-  // vox_offset 0 in a single file means "right after the header and extension flag".
-  const offset = header.voxOffset === 0 ? hdrSize + 4 : header.voxOffset;
-  if (offset < hdrSize) fail(path, `invalid vox_offset ${header.voxOffset} (inside the ${hdrSize}-byte header)`);
-  const n = dims[0] * dims[1] * dims[2];
-  const nbytes = n * ctor.BYTES_PER_ELEMENT;
   if (offset + nbytes > bytes.length) {
     fail(
       path,
