@@ -78,6 +78,15 @@ thread_local cudaError_t tLastError = cudaSuccess;
 thread_local int tDevice = 0;
 std::atomic<int> gAsync{cudaSuccess};
 std::string* gAsyncText = nullptr;  // the diagnostic of the last fault (under gMutex)
+cudaError_t gTextCode = cudaSuccess;  // the error it explains: only that code's text carries it
+
+// Records the diagnostic that explains `code` (call with gMutex held) and prints it.
+void noteLocked(cudaError_t code, const std::string& what) {
+  if (!gAsyncText) gAsyncText = new std::string();
+  *gAsyncText = what;
+  gTextCode = code;
+  std::fprintf(stderr, "cuda-emu: %s\n", what.c_str());
+}
 
 double nowMs() {
   using namespace std::chrono;
@@ -191,9 +200,7 @@ Side sideOf(const void* p, size_t bytes) {
 
 cudaError_t badCopy(const std::string& what) {
   std::lock_guard<std::mutex> lock(gMutex);
-  if (!gAsyncText) gAsyncText = new std::string();
-  *gAsyncText = what;
-  std::fprintf(stderr, "cuda-emu: %s\n", what.c_str());
+  noteLocked(cudaErrorInvalidValue, what);
   return setLast(cudaErrorInvalidValue);
 }
 
@@ -307,10 +314,8 @@ const char* errorText(cudaError_t e) {
 void raiseAsync(cudaError_t code, const std::string& message) {
   {
     std::lock_guard<std::mutex> lock(gMutex);
-    if (!gAsyncText) gAsyncText = new std::string();
-    *gAsyncText = message;
+    noteLocked(code, message);
   }
-  std::fprintf(stderr, "cuda-emu: %s\n", message.c_str());
   int expected = cudaSuccess;
   gAsync.compare_exchange_strong(expected, code);  // the first fault wins until it is reported
 }
@@ -318,10 +323,8 @@ void raiseAsync(cudaError_t code, const std::string& message) {
 void raiseLaunch(cudaError_t code, const std::string& message) {
   {
     std::lock_guard<std::mutex> lock(gMutex);
-    if (!gAsyncText) gAsyncText = new std::string();
-    *gAsyncText = message;
+    noteLocked(code, message);
   }
-  std::fprintf(stderr, "cuda-emu: %s\n", message.c_str());
   setLast(code);
 }
 
@@ -406,10 +409,9 @@ const char* cudaGetErrorString(cudaError_t e) {
   // The emulator's diagnostic rides along with the faults it reports.
   thread_local std::string text;
   text = errorText(e);
-  if (e == cudaErrorLaunchFailure || e == cudaErrorIllegalAddress || e == cudaErrorInvalidValue ||
-      e == cudaErrorInvalidConfiguration) {
+  if (e != cudaSuccess) {
     std::lock_guard<std::mutex> lock(gMutex);
-    if (gAsyncText && !gAsyncText->empty()) text += " (cuda-emu: " + *gAsyncText + ")";
+    if (gAsyncText && e == gTextCode) text += " (cuda-emu: " + *gAsyncText + ")";
   }
   return text.c_str();
 }
@@ -557,9 +559,8 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t st) {
   {
     std::lock_guard<std::mutex> lock(gMutex);
     if (!findDevice(p, bytes, nullptr)) {
-      if (!gAsyncText) gAsyncText = new std::string();
-      *gAsyncText = "cudaMemsetAsync: " + std::to_string(bytes) + " bytes at a pointer that is not inside one device allocation";
-      std::fprintf(stderr, "cuda-emu: %s\n", gAsyncText->c_str());
+      noteLocked(cudaErrorInvalidValue,
+                 "cudaMemsetAsync: " + std::to_string(bytes) + " bytes at a pointer that is not inside one device allocation");
       return setLast(cudaErrorInvalidValue);
     }
   }
