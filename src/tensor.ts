@@ -68,7 +68,7 @@ export class Tensor {
 
   /** Uninitialised memory on `device` (default the CPU; 'cuda' | 'cuda:N' | 'auto' as in resolveDevice). */
   static empty(shape: readonly number[], dtype: DType = 'float32', device: DeviceSpec | string = 'cpu'): Tensor {
-    checkShape('empty', shape);
+    checkedSize('empty', shape, dtype);
     const d = tensorDevice(device);
     return new Tensor(d === 'cpu' ? native.empty(shape, dtype) : native.empty(shape, dtype, d));
   }
@@ -97,7 +97,7 @@ export class Tensor {
     shape: readonly number[],
     opts: { dtype?: DType; requiresGrad?: boolean; device?: DeviceSpec | string } = {},
   ): Tensor {
-    checkShape('fromArray', shape);
+    const n = checkedSize('fromArray', shape); // both dtypes are 4 bytes wide
     const dtype: DType = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
     if ((data instanceof Float32Array && dtype !== 'float32') || (data instanceof Int32Array && dtype !== 'int32')) {
       throw new OpArgumentError('fromArray', `argument 'data' is a ${data.constructor.name} but dtype is '${dtype}'`);
@@ -105,7 +105,6 @@ export class Tensor {
     if (dtype !== 'float32' && dtype !== 'int32') {
       throw new OpArgumentError('fromArray', `argument 'dtype' must be 'float32' or 'int32', got '${String(dtype)}'`);
     }
-    const n = shape.reduce((a, b) => a * b, 1);
     if (data.length !== n) {
       throw new OpArgumentError('fromArray', `argument 'data' has ${data.length} elements, shape ${shapeStr(shape)} needs ${n}`);
     }
@@ -242,8 +241,27 @@ export class Tensor {
   }
 }
 
-function checkShape(op: string, shape: readonly number[]): void {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new OpArgumentError(op, `argument 'shape' must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
-  }
+/**
+ * The element count of `shape` for a new tensor (or a reshape), checked: every dimension a
+ * non-negative safe integer, the count and its byte size (count × 4) at most 2^53 − 1. Beyond
+ * that JS numbers are no longer exact, so a plain product could wrap or round to a small count
+ * and back a huge shape with a tiny storage. Throws OpArgumentError naming the op, the shape and
+ * the exact (BigInt) count. A zero dimension makes the count 0 whatever the others are (each of
+ * them must still be a safe integer).
+ */
+export function checkedSize(op: string, shape: readonly number[], dtype: DType = 'float32'): number {
+  if (!Array.isArray(shape)) throw new OpArgumentError(op, `argument 'shape' must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  shape.forEach((d, i) => {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw new OpArgumentError(op, `argument 'shape' ${shapeStr(shape)}: dimension ${i} must be an integer in [0, 2^53 - 1], got ${String(d)}`);
+    }
+  });
+  const count = shape.reduce((a, d) => a * BigInt(d), 1n);
+  if (count > MAX_SAFE) throw new OpArgumentError(op, `shape ${shapeStr(shape)} has ${count} elements, over 2^53 - 1`);
+  const bytes = count * BigInt(ELEMENT_BYTES[dtype] ?? 4);
+  if (bytes > MAX_SAFE) throw new OpArgumentError(op, `shape ${shapeStr(shape)} needs ${bytes} bytes (${count} elements of ${ELEMENT_BYTES[dtype] ?? 4}), over 2^53 - 1`);
+  return Number(count);
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const ELEMENT_BYTES: Record<string, number> = { float32: 4, int32: 4 };

@@ -1,6 +1,7 @@
 #include "core/allocator.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <map>
@@ -32,7 +33,18 @@ size_t roundSize(size_t bytes) {
 
 }  // namespace
 
+size_t cpuAllocLimit() {
+  // A block larger than physical memory could only be had through overcommit or swap and would
+  // get the process OOM-killed when touched; refusing it makes the failure immediate and clear.
+  static const size_t limit = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : SIZE_MAX / 2;
+  }();
+  return limit;
+}
+
 void* cpuAlloc(size_t bytes, size_t* rounded) {
+  if (bytes > cpuAllocLimit()) throw std::bad_alloc();  // also keeps roundSize from overflowing
   size_t r = roundSize(bytes);
   *rounded = r;
   {

@@ -12,7 +12,10 @@ struct MemoryStats {
   size_t allocations = 0;    // calls to the OS allocator (a growing count means the pool misses)
 };
 
+// Throws std::bad_alloc when the OS refuses, or at once for more than cpuAllocLimit() bytes.
 void* cpuAlloc(size_t bytes, size_t* rounded);
+// The largest block cpuAlloc will ask the OS for: the machine's physical memory.
+size_t cpuAllocLimit();
 void cpuFree(void* p, size_t rounded);
 void cpuEmptyCache();
 MemoryStats cpuMemoryStats();

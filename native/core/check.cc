@@ -6,8 +6,13 @@ namespace scse {
 
 Shape shapeArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* arg) {
   Shape s = intsArg(info, i, op, arg);
-  for (auto d : s) {
-    if (d < 0) fail(op, std::string("argument '") + arg + "' must have non-negative sizes, got " + shapeStr(s));
+  // Dimensions are JS numbers: above 2^53 - 1 they are no longer exact (the TS checks say the same).
+  constexpr int64_t kMaxSafe = (int64_t(1) << 53) - 1;
+  for (size_t k = 0; k < s.size(); k++) {
+    if (s[k] < 0 || s[k] > kMaxSafe) {
+      fail(op, std::string("argument '") + arg + "' " + shapeStr(s) + ": dimension " + std::to_string(k) +
+                   " must be an integer in [0, 2^53 - 1], got " + std::to_string(s[k]));
+    }
   }
   return s;
 }
@@ -21,6 +26,10 @@ std::vector<int64_t> intsArg(const Napi::CallbackInfo& info, size_t i, const cha
     if (!v.IsNumber()) fail(op, std::string("argument '") + arg + "' must be an array of integers");
     double d = v.As<Napi::Number>().DoubleValue();
     if (d != std::floor(d) || !std::isfinite(d)) fail(op, std::string("argument '") + arg + "' must contain integers");
+    // int64_t(d) is undefined outside [-2^63, 2^63): refuse such values before converting
+    if (d < -9223372036854775808.0 || d >= 9223372036854775808.0) {
+      fail(op, std::string("argument '") + arg + "' must contain integers within int64, got " + std::to_string(d));
+    }
     r[k] = int64_t(d);
   }
   return r;

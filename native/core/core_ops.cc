@@ -23,7 +23,7 @@ DType dtypeArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
 Napi::Value Empty(const Napi::CallbackInfo& info) {
   Shape s = shapeArg(info, 0, "empty", "shape");
   DType dt = dtypeArg(info, 1, "empty");
-  return NTensor::New(info.Env(), s, dt, deviceArg(info, 2, "empty"));
+  return NTensor::New(info.Env(), s, dt, deviceArg(info, 2, "empty"), "empty");
 }
 
 // clone(t) -> a copy with its own storage, on t's device

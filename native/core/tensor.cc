@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -57,6 +58,30 @@ int64_t numel(const Shape& s) {
   int64_t n = 1;
   for (auto d : s) n *= d;
   return n;
+}
+
+int64_t checkedNumel(const Shape& s, const char* op) {
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] < 0) fail(op, "shape " + shapeStr(s) + " has a negative dimension " + std::to_string(i));
+  }
+  for (auto d : s) {
+    if (d == 0) return 0;  // before multiplying: [2^40, 2^40, 0] is an empty tensor, not an overflow
+  }
+  int64_t n = 1;
+  for (auto d : s) {
+    if (__builtin_mul_overflow(n, d, &n)) fail(op, "shape " + shapeStr(s) + " has more than 2^63 - 1 elements (the element count overflows int64)");
+  }
+  return n;
+}
+
+size_t checkedBytes(const Shape& s, DType d, const char* op) {
+  size_t bytes = 0;
+  const int64_t n = checkedNumel(s, op);
+  if (__builtin_mul_overflow(size_t(n), dtypeSize(d), &bytes)) {
+    fail(op, "shape " + shapeStr(s) + " has " + std::to_string(n) + " elements of " + std::to_string(dtypeSize(d)) +
+                 " bytes: the byte count overflows size_t");
+  }
+  return bytes;
 }
 
 std::string Device::name() const { return isCuda() ? "cuda:" + std::to_string(index) : "cpu"; }
@@ -155,9 +180,22 @@ Napi::Object NTensor::Wrap(Napi::Env env, std::shared_ptr<Storage> storage, cons
   return obj;
 }
 
-Napi::Object NTensor::New(Napi::Env env, const Shape& shape, DType dtype, Device where) {
-  int64_t n = scse::numel(shape);
-  auto st = std::make_shared<Storage>(size_t(n > 0 ? n : 1) * dtypeSize(dtype), where);
+Napi::Object NTensor::New(Napi::Env env, const Shape& shape, DType dtype, Device where, const char* op) {
+  const size_t bytes = std::max(checkedBytes(shape, dtype, op), dtypeSize(dtype));  // an empty tensor still gets a block
+  const auto cannot = [&](const std::string& why) {
+    fail(op, "cannot allocate " + std::to_string(bytes) + " bytes for shape " + shapeStr(shape) + " on " + where.name() + ": " + why);
+  };
+  // Refused up front rather than left to the OS: with overcommit a huge request can succeed
+  // lazily and the process is OOM-killed later, when the pages are touched (fill, conv, ...).
+  if (!where.isCuda() && bytes > cpuAllocLimit()) {
+    cannot("more than this machine's " + std::to_string(cpuAllocLimit()) + " bytes of physical memory");
+  }
+  std::shared_ptr<Storage> st;
+  try {
+    st = std::make_shared<Storage>(bytes, where);
+  } catch (const std::bad_alloc&) {
+    cannot("out of host memory");
+  }
   if (!where.isCuda()) {
     st->reported = true;
     reportExternal(env, int64_t(st->rounded));
@@ -331,11 +369,19 @@ Napi::Value NTensor::Write(const Napi::CallbackInfo& info) {
 Napi::Value NTensor::Reshape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (disposed()) throw Napi::Error::New(env, "reshape: tensor has been disposed");
-  Shape s = shapeArg(info, 0, "reshape", "shape");
-  if (scse::numel(s) != numel()) {
-    throw Napi::RangeError::New(env, "reshape: argument 'shape' " + shapeStr(s) + " has " +
-                                         std::to_string(scse::numel(s)) + " elements, tensor of shape " +
-                                         shapeStr(shape_) + " has " + std::to_string(numel()));
+  // An instance method is not behind core/registry.h's guard: argument errors are turned into JS
+  // errors here, else an OpError would escape N-API and abort the process.
+  Shape s;
+  int64_t n = 0;
+  try {
+    s = shapeArg(info, 0, "reshape", "shape");
+    n = checkedNumel(s, "reshape");
+  } catch (const OpError& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+  if (n != numel()) {
+    throw Napi::RangeError::New(env, "reshape: argument 'shape' " + shapeStr(s) + " has " + std::to_string(n) +
+                                         " elements, tensor of shape " + shapeStr(shape_) + " has " + std::to_string(numel()));
   }
   return Wrap(env, storage_, s, dtype_);
 }

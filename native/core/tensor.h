@@ -30,7 +30,13 @@ size_t dtypeSize(DType d);
 
 using Shape = std::vector<int64_t>;
 std::string shapeStr(const Shape& s);
-int64_t numel(const Shape& s);
+int64_t numel(const Shape& s);  // unchecked: for shapes of existing tensors, already checked
+// Element and byte counts of a shape about to back a new storage (or a reshape), computed with
+// overflow-checked multiplication: a shape whose count does not fit int64 (or whose bytes do not
+// fit size_t) fails with OpError naming `op` and the shape instead of wrapping around to a small
+// allocation. A zero dimension makes the count 0 whatever the others are.
+int64_t checkedNumel(const Shape& s, const char* op);
+size_t checkedBytes(const Shape& s, DType d, const char* op);
 
 // A block of memory from the CPU pool or, for CUDA, from the device's caching allocator
 // (native/cuda/context.h); the destructor only returns it to its pool (never a cudaFree, which
@@ -56,7 +62,10 @@ class NTensor : public Napi::ObjectWrap<NTensor> {
   static Napi::Function Init(Napi::Env env);
   static Napi::FunctionReference* constructor;
   // Creates a JS handle owning a fresh (uninitialised) storage of the given shape, on `where`.
-  static Napi::Object New(Napi::Env env, const Shape& shape, DType dtype, Device where = Device{});
+  // Sizes are checked (checkedBytes) and a failed host allocation is an OpError naming `op`, the
+  // shape and the byte count; ops building outputs from their inputs' shapes keep the default.
+  static Napi::Object New(Napi::Env env, const Shape& shape, DType dtype, Device where = Device{},
+                          const char* op = "new tensor");
   // Creates a JS handle sharing `storage`.
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Storage> storage, const Shape& shape, DType dtype);
   static size_t liveCount();

@@ -3,7 +3,7 @@
 import { attach, needsGrad } from '../autograd/tape.js';
 import { OpArgumentError, shapeStr } from '../errors.js';
 import { native, type NativeTensor } from '../native.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, checkedSize } from '../tensor.js';
 import * as check from './check.js';
 
 declare module '../native.js' {
@@ -20,11 +20,16 @@ const wrap = Tensor.fromHandle;
 /** Same data, new shape (one dimension may be -1). Shares storage; the gradient is reshaped back. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const xs = x.dtype === 'int32' ? check.tensor('reshape', 'x', x, 'int32') : check.tensor('reshape', 'x', x);
+  if (!Array.isArray(shape)) throw new OpArgumentError('reshape', `argument 'shape' must be an array of integers, got ${JSON.stringify(shape)}`);
   const s = [...shape];
   const free = s.indexOf(-1);
-  const known = s.reduce((a, d) => (d === -1 ? a : a * d), 1);
+  if (free >= 0 && s.lastIndexOf(-1) !== free) throw new OpArgumentError('reshape', `argument 'shape' ${shapeStr(shape)} may have one -1, not several`);
+  // The known dimensions go through the same checked product as a new tensor's shape, so an
+  // overflowing shape is refused as such instead of rounding to a count that happens to match
+  // (the -1 counts as 1 here, keeping the other dimensions' indices in the messages).
+  const known = checkedSize('reshape', s.map((d, i) => (i === free ? 1 : d)), xs.dtype);
   if (free >= 0) s[free] = known === 0 ? 0 : xs.size / known;
-  if (s.some((d) => !Number.isInteger(d) || d < 0) || s.filter((d) => d === -1).length > 0 || s.reduce((a, b) => a * b, 1) !== xs.size) {
+  if (!Number.isInteger(s[free] ?? 0) || checkedSize('reshape', s, xs.dtype) !== xs.size) {
     throw new OpArgumentError('reshape', `argument 'shape' ${shapeStr(shape)} does not fit x of shape ${shapeStr(x.shape)} (${x.size} elements)`);
   }
   const y = wrap(x.handle.reshape(s));
