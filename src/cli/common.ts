@@ -4,18 +4,31 @@ import { InvalidArgumentError } from 'commander';
 
 export class UsageError extends Error {}
 
-export function intOption(name: string, min = 0) {
+// Every numeric option takes an explicit upper bound (the parameter is required so none can be
+// forgotten): without one `--subjects 1000000000` just starts generating and `--epochs 1e99` is
+// taken as an integer. The strict syntax also refuses what Number() would quietly accept
+// ('' -> 0, '0x10' -> 16, ' 5' -> 5), and '1e3' for an integer so a count is always written out.
+const INT = /^[+-]?\d+$/;
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+export function intOption(name: string, min: number, max: number) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    const allowed = `(allowed: ${min}..${max})`;
+    // '1e99' is too big before it is "not an integer": say the bound it broke.
+    if (FLOAT.test(v) && Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer <= ${max}, got '${v}' ${allowed}`);
+    const n = INT.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}' ${allowed}`);
+    if (n > max) throw new InvalidArgumentError(`${name} must be an integer <= ${max}, got '${v}' ${allowed}`);
     return n;
   };
 }
 
-export function floatOption(name: string, min = 0) {
+export function floatOption(name: string, min: number, max: number) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${v}'`);
+    const n = FLOAT.test(v) ? Number(v) : NaN;
+    const allowed = `(allowed: ${min}..${max})`;
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${v}' ${allowed}`);
+    if (n > max) throw new InvalidArgumentError(`${name} must be a number <= ${max}, got '${v}' ${allowed}`);
     return n;
   };
 }

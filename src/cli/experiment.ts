@@ -7,17 +7,21 @@ import { modelNames, type ModelName } from '../models/index.js';
 import type { SeKind } from '../nn/se.js';
 import { runExperiment } from '../train/experiment.js';
 import { testSummary } from '../train/report/summary.js';
-import { abortOnSigint, runCommand } from './common.js';
+import { abortOnSigint, intOption, runCommand } from './common.js';
 import { deviceOption, resolveCliDevice } from './device.js';
 import { addDataOptions, addModelScheduleOptions, dataOptionsOf, modelScheduleOf, type TrainCliOptions } from './train.js';
 
 const SE_KINDS = ['none', 'cse', 'sse', 'scse'] as const;
 
 /** A comma-separated list of distinct values, each checked by `one`. */
+const MAX_LIST = 100;
+
 function listOption<T>(name: string, one: (v: string) => T) {
   return (v: string): T[] => {
     const items = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     if (items.length === 0) throw new InvalidArgumentError(`${name} must list at least one value, got '${v}'`);
+    // Each value is a whole training run per cell: a pasted range of thousands is a mistake, not a plan.
+    if (items.length > MAX_LIST) throw new InvalidArgumentError(`${name} lists ${items.length} values; at most ${MAX_LIST} are allowed`);
     const out = items.map(one);
     const dup = out.find((x, i) => out.indexOf(x) !== i);
     if (dup !== undefined) throw new InvalidArgumentError(`${name} lists '${String(dup)}' twice`);
@@ -30,11 +34,8 @@ const inList = <T extends string>(name: string, values: readonly T[]) => (v: str
   return v as T;
 };
 
-const seedValue = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--seeds: '${v}' is not a non-negative integer`);
-  return n;
-};
+// Seeds are taken mod 2^32 (manualSeed), so a larger one would silently alias a smaller one.
+const seedValue = intOption('--seeds', 0, 4294967295);
 
 export interface ExperimentCliOptions extends Omit<TrainCliOptions, 'net' | 'se' | 'resume'> {
   nets: ModelName[];

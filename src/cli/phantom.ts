@@ -7,11 +7,11 @@ export function phantomCommand(): Command {
   return new Command('phantom')
     .description('write a synthetic phantom data set (NIfTI image/label pairs + manifest.json)')
     .requiredOption('--out <dir>', 'output directory')
-    .option('--subjects <n>', 'number of subjects', intOption('--subjects', 1), 20)
-    .option('--size <n>', 'volume side in voxels', intOption('--size', 24), 96)
-    .option('--classes <k>', 'number of classes incl. background (2..10)', intOption('--classes', 2), 10)
-    .option('--noise <sd>', 'Gaussian noise sd', floatOption('--noise', 0), 0.05)
-    .option('--seed <n>', 'random seed', intOption('--seed', 0), 1)
+    .option('--subjects <n>', 'number of subjects', intOption('--subjects', 1, 1000), 20)
+    .option('--size <n>', 'volume side in voxels', intOption('--size', 24, 256), 96)
+    .option('--classes <k>', 'number of classes incl. background (2..10)', intOption('--classes', 2, 10), 10)
+    .option('--noise <sd>', 'Gaussian noise sd', floatOption('--noise', 0, 10), 0.05)
+    .option('--seed <n>', 'random seed', intOption('--seed', 0, 4294967295), 1)
     .option('--json', 'machine-readable output')
     .action((o: { out: string; subjects: number; size: number; classes: number; noise: number; seed: number; json?: boolean }) =>
       runCommand(o.json, () => {

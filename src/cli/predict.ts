@@ -12,7 +12,7 @@ export function predictCommand(): Command {
     .requiredOption('--image <file>', 'input volume (.nii or .nii.gz)')
     .requiredOption('--out <file>', 'output label map (.nii.gz)')
     .addOption(new Option('--axis <axis>', "slice axis (default: the training run's, from its config.json)").choices(['sagittal', 'coronal', 'axial']))
-    .option('--batch-size <n>', 'slices per forward pass', intOption('--batch-size', 1), 8)
+    .option('--batch-size <n>', 'slices per forward pass', intOption('--batch-size', 1, 4096), 8)
     .addOption(deviceOption())
     .option('--json', 'machine-readable output');
   return cmd.action((o: { checkpoint: string; image: string; out: string; axis?: Axis; batchSize: number; device?: string; json?: boolean }) =>

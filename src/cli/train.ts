@@ -45,10 +45,10 @@ export function addDataOptions(cmd: Command): Command {
     .option('--labels <file>', 'label map: JSON {"source": target} or an atlas text file like aal.nii.txt')
     .addOption(new Option('--merge <rule>', 'merge atlas regions into larger classes').choices(['lobe', 'prefix']))
     .addOption(new Option('--axis <axis>', 'slice axis of the canonical (RAS) volume').choices(['sagittal', 'coronal', 'axial']).default('coronal'))
-    .option('--subjects <n>', 'phantom: number of subjects', intOption('--subjects', 3), 12)
-    .option('--size <n>', 'phantom: volume side in voxels', intOption('--size', 24), 64)
-    .option('--classes <k>', 'phantom: number of classes incl. background', intOption('--classes', 2))
-    .option('--seed <n>', 'seed for data split, initialisation, shuffling and dropout', intOption('--seed', 0), paperProtocol.seed)
+    .option('--subjects <n>', 'phantom: number of subjects', intOption('--subjects', 3, 1000), 12)
+    .option('--size <n>', 'phantom: volume side in voxels', intOption('--size', 24, 256), 64)
+    .option('--classes <k>', 'phantom: number of classes incl. background', intOption('--classes', 2, 10))
+    .option('--seed <n>', 'seed for data split, initialisation, shuffling and dropout', intOption('--seed', 0, 4294967295), paperProtocol.seed)
     .option('--no-weights', 'no median-frequency / boundary weighting of the cross-entropy')
     .option('--drop-empty', 'leave out slices that hold only background')
     .option('--cache-dir <dir>', 'where class-weight maps are cached (computed once per training set)', 'runs/.cache');
@@ -66,21 +66,21 @@ export function dataOptionsOf(o: DataCliOptions): DataOptions {
 export function addModelScheduleOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--aggregation <agg>', 'scSE aggregation').choices(['add', 'max', 'mul']).default('add'))
-    .option('--reduction <r>', 'cSE reduction ratio', intOption('--reduction', 1), 2)
+    .option('--reduction <r>', 'cSE reduction ratio', intOption('--reduction', 1, 1024), 2)
     .option('--no-se-bias', 'no biases in the cSE MLP (the paper’s parameter count)')
-    .option('--filters <n>', 'feature maps per block', intOption('--filters', 1), 32)
-    .option('--kernel <k>', 'conv kernel size (default 5; SD-Net 7)', intOption('--kernel', 1))
-    .option('--dropout <p>', 'Dropout2d probability after each block', floatOption('--dropout', 0), 0)
-    .option('--epochs <n>', 'maximum epochs', intOption('--epochs', 1), 12)
-    .option('--batch-size <n>', 'batch size', intOption('--batch-size', 1), paperProtocol.batchSize)
+    .option('--filters <n>', 'feature maps per block', intOption('--filters', 1, 1024), 32)
+    .option('--kernel <k>', 'conv kernel size (default 5; SD-Net 7)', intOption('--kernel', 1, 31))
+    .option('--dropout <p>', 'Dropout2d probability after each block', floatOption('--dropout', 0, 1), 0)
+    .option('--epochs <n>', 'maximum epochs', intOption('--epochs', 1, 100000), 12)
+    .option('--batch-size <n>', 'batch size', intOption('--batch-size', 1, 4096), paperProtocol.batchSize)
     .addOption(new Option('--optimizer <opt>', 'optimizer').choices(['sgd', 'adam']).default('sgd'))
-    .option('--lr <lr>', 'learning rate', floatOption('--lr', 0), paperProtocol.lr)
-    .option('--momentum <m>', 'SGD momentum', floatOption('--momentum', 0), paperProtocol.momentum)
-    .option('--weight-decay <wd>', 'weight decay', floatOption('--weight-decay', 0), paperProtocol.weightDecay)
-    .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1), paperProtocol.stepSize)
-    .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0), paperProtocol.gamma)
-    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0), paperProtocol.patience)
-    .option('--augment <pixels>', 'random translation by up to this many pixels plus intensity jitter (±10% scale, ±0.05 shift)', intOption('--augment', 0), 0);
+    .option('--lr <lr>', 'learning rate', floatOption('--lr', 0, 10), paperProtocol.lr)
+    .option('--momentum <m>', 'SGD momentum', floatOption('--momentum', 0, 1), paperProtocol.momentum)
+    .option('--weight-decay <wd>', 'weight decay', floatOption('--weight-decay', 0, 1), paperProtocol.weightDecay)
+    .option('--step-size <n>', 'divide the lr by 1/gamma every n epochs', intOption('--step-size', 1, 100000), paperProtocol.stepSize)
+    .option('--gamma <g>', 'lr factor of the step schedule', floatOption('--gamma', 0, 1), paperProtocol.gamma)
+    .option('--patience <n>', 'stop after n epochs without a better validation loss (0: never)', intOption('--patience', 0, 100000), paperProtocol.patience)
+    .option('--augment <pixels>', 'random translation by up to this many pixels plus intensity jitter (±10% scale, ±0.05 shift)', intOption('--augment', 0, 64), 0);
 }
 
 /** The model settings and the schedule (the paper's protocol but for the flags) that addModelScheduleOptions' flags give; the training seed is --seed. */
