@@ -72,21 +72,11 @@ using namespace scse::cudnn_emu;
 extern "C" {
 
 cudnnStatus_t cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t* d) {
-  if (int s = checkPointer("cudnnCreateActivationDescriptor", "activationDesc", d)) return s;
-  *d = new (std::nothrow) cudnnActivationStruct();
-  if (!*d) return fail(kHostAllocFailed, "cudnnCreateActivationDescriptor", "out of host memory");
-  return kSuccess;
+  return createDescriptor("cudnnCreateActivationDescriptor", "activationDesc", d);
 }
 
 cudnnStatus_t cudnnDestroyActivationDescriptor(cudnnActivationDescriptor_t d) {
-  if (!d) return kSuccess;
-  if (!isActivation(d)) {
-    return fail(kBadParam, "cudnnDestroyActivationDescriptor",
-                "activationDesc: expected an activation descriptor, got another object");
-  }
-  d->kind = EmuKind::kDead;
-  delete d;
-  return kSuccess;
+  return destroyDescriptor("cudnnDestroyActivationDescriptor", "activationDesc", d, isActivation, "an activation descriptor");
 }
 
 cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t d, int mode, int reluNanOpt, double coef) {

@@ -74,10 +74,7 @@ using namespace scse::cudnn_emu;
 extern "C" {
 
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) {
-  if (int s = checkPointer("cudnnCreateConvolutionDescriptor", "convDesc", d)) return s;
-  *d = new (std::nothrow) cudnnConvolutionStruct();
-  if (!*d) return fail(kHostAllocFailed, "cudnnCreateConvolutionDescriptor", "out of host memory");
-  return kSuccess;
+  return createDescriptor("cudnnCreateConvolutionDescriptor", "convDesc", d);
 }
 
 cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) {

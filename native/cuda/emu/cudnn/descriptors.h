@@ -4,6 +4,8 @@
 // instead of being misread.
 #pragma once
 #include <cstdint>
+#include <new>
+#include <string>
 
 #include "cuda/emu/cudnn/emu.h"
 #include "cuda/emu/cudnn/walk.h"
@@ -99,5 +101,25 @@ bool isFilter(cudnnFilterDescriptor_t d);
 bool isConvolution(cudnnConvolutionDescriptor_t d);
 bool isPooling(cudnnPoolingDescriptor_t d);
 bool isActivation(cudnnActivationDescriptor_t d);
+
+// cudnnCreate*Descriptor: a new D in *out (`arg` names the out-pointer in errors).
+template <class D>
+int createDescriptor(const char* fn, const char* arg, D** out) {
+  if (int s = checkPointer(fn, arg, out)) return s;
+  *out = new (std::nothrow) D();
+  if (!*out) return fail(kHostAllocFailed, fn, "out of host memory");
+  return kSuccess;
+}
+
+// cudnnDestroy*Descriptor: NULL is accepted (as cuDNN does); a pointer that `is` does not
+// recognise as `what` is BAD_PARAM; the tag is overwritten so a stale use is caught.
+template <class D>
+int destroyDescriptor(const char* fn, const char* arg, D* d, bool (*is)(D*), const char* what) {
+  if (!d) return kSuccess;
+  if (!is(d)) return fail(kBadParam, fn, std::string(arg) + ": expected " + what + ", got another object");
+  d->kind = EmuKind::kDead;
+  delete d;
+  return kSuccess;
+}
 
 }  // namespace scse::cudnn_emu

@@ -107,19 +107,11 @@ using namespace scse::cudnn_emu;
 extern "C" {
 
 cudnnStatus_t cudnnCreatePoolingDescriptor(cudnnPoolingDescriptor_t* d) {
-  if (int s = checkPointer("cudnnCreatePoolingDescriptor", "poolingDesc", d)) return s;
-  *d = new (std::nothrow) cudnnPoolingStruct();
-  if (!*d) return fail(kHostAllocFailed, "cudnnCreatePoolingDescriptor", "out of host memory");
-  return kSuccess;
+  return createDescriptor("cudnnCreatePoolingDescriptor", "poolingDesc", d);
 }
 
 cudnnStatus_t cudnnDestroyPoolingDescriptor(cudnnPoolingDescriptor_t d) {
-  if (!d) return kSuccess;
-  if (!isPooling(d))
-    return fail(kBadParam, "cudnnDestroyPoolingDescriptor", "poolingDesc: expected a pooling descriptor, got another object");
-  d->kind = EmuKind::kDead;
-  delete d;
-  return kSuccess;
+  return destroyDescriptor("cudnnDestroyPoolingDescriptor", "poolingDesc", d, isPooling, "a pooling descriptor");
 }
 
 cudnnStatus_t cudnnSetPooling2dDescriptor(cudnnPoolingDescriptor_t d, int mode, int maxpoolingNanOpt, int windowHeight,

@@ -80,13 +80,6 @@ int checkElementLimit(const char* fn, int nb, const int* dims, const int* stride
   return kSuccess;
 }
 
-template <class D>
-int createDesc(const char* fn, D** out) {
-  if (int s = checkPointer(fn, "descriptor", out)) return s;
-  *out = new (std::nothrow) D();
-  if (!*out) return fail(kHostAllocFailed, fn, "out of host memory");
-  return kSuccess;
-}
 
 void store(cudnnTensorStruct* d, int dataType, int nb, const int* dims, const int* strides) {
   d->dataType = dataType;
@@ -107,15 +100,11 @@ using namespace scse::cudnn_emu;
 extern "C" {
 
 cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) {
-  return createDesc("cudnnCreateTensorDescriptor", d);
+  return createDescriptor("cudnnCreateTensorDescriptor", "tensorDesc", d);
 }
 
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) {
-  if (!d) return kSuccess;  // cuDNN accepts NULL here
-  if (!isTensor(d)) return fail(kBadParam, "cudnnDestroyTensorDescriptor", "tensorDesc: expected a tensor descriptor, got another object");
-  d->kind = EmuKind::kDead;
-  delete d;
-  return kSuccess;
+  return destroyDescriptor("cudnnDestroyTensorDescriptor", "tensorDesc", d, isTensor, "a tensor descriptor");
 }
 
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, int format, int dataType, int n, int c, int h, int w) {
@@ -198,15 +187,11 @@ cudnnStatus_t cudnnGetTensorNdDescriptor(const cudnnTensorDescriptor_t d, int nb
 }
 
 cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) {
-  return createDesc("cudnnCreateFilterDescriptor", d);
+  return createDescriptor("cudnnCreateFilterDescriptor", "filterDesc", d);
 }
 
 cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) {
-  if (!d) return kSuccess;
-  if (!isFilter(d)) return fail(kBadParam, "cudnnDestroyFilterDescriptor", "filterDesc: expected a filter descriptor, got another object");
-  d->kind = EmuKind::kDead;
-  delete d;
-  return kSuccess;
+  return destroyDescriptor("cudnnDestroyFilterDescriptor", "filterDesc", d, isFilter, "a filter descriptor");
 }
 
 cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, int dataType, int format, int k, int c, int h, int w) {
