@@ -2,6 +2,7 @@ import { Command } from 'commander';
 
 import { cudaStatus, describeDeviceChoice, type CudaStatus } from '../device.js';
 import { native } from '../native.js';
+import { packageVersion } from '../version.js';
 import { deviceOption, resolveCliDevice } from './device.js';
 
 export interface BackendInfo {
@@ -12,7 +13,7 @@ export interface BackendInfo {
 export function backendInfo(): BackendInfo {
   const i = native.info();
   return {
-    version: process.env.npm_package_version ?? '0.1.0',
+    version: packageVersion,
     backends: { cpu: { compiled: true, usable: true, onednn: i.onednn, threads: i.threads }, cuda: cudaStatus() },
   };
 }

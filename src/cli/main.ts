@@ -9,10 +9,12 @@ import { phantomCommand } from './phantom.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { predictCommand } from './predict.js';
+import { packageVersion } from '../version.js';
 
 export function buildCli(): Command {
   const program = new Command('scse')
     .description('Train and evaluate fully convolutional segmentation networks with squeeze & excitation blocks (cSE, sSE, scSE)')
+    .version(packageVersion, '-V, --version', 'print the package version')
     .showHelpAfterError();
   for (const cmd of [trainCommand(), evalCommand(), predictCommand(), experimentCommand(), phantomCommand(), infoCommand()]) {
     program.addCommand(cmd.showHelpAfterError());
