@@ -223,10 +223,10 @@ void binaryKernel(const Bcast& bc, const float* a, const float* b, float* y, F f
 
 // math::BinaryKind of a kind name
 int binaryKind(const std::string& kind) {
-  static const char* names[] = {"add", "sub", "mul", "div", "max", "min", "geMask"};
+  static const char* names[] = {"add", "sub", "mul", "div", "max", "min", "maxShare"};
   for (int k = 0; k < 7; k++)
     if (kind == names[k]) return k;
-  fail("binary", "argument 'kind' must be add|sub|mul|div|max|min|geMask, got '" + kind + "'");
+  fail("binary", "argument 'kind' must be add|sub|mul|div|max|min|maxShare, got '" + kind + "'");
 }
 
 // binary(kind, a, b) with kind in add|sub|mul|div|max|min
@@ -248,9 +248,9 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   else if (kind == "div") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinDiv>(u, v); });
   else if (kind == "max") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinMax>(u, v); });
   else if (kind == "min") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinMin>(u, v); });
-  // mask of where a wins a max (ties go to a, deterministically): used by the max backward
-  else if (kind == "geMask") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinGeMask>(u, v); });
-  else fail("binary", "argument 'kind' must be add|sub|mul|div|max|min|geMask, got '" + kind + "'");
+  // a's share of a max's gradient (ties split equally): used by the max/min backward
+  else if (kind == "maxShare") binaryKernel(bc, ap, bp, y, [](float u, float v) { return binaryApply<kBinMaxShare>(u, v); });
+  else fail("binary", "argument 'kind' must be add|sub|mul|div|max|min|maxShare, got '" + kind + "'");
   return out;
 }
 

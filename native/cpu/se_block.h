@@ -42,7 +42,7 @@ inline void mlpForward(const SeArgs& a, const float* z, float* hpre, float* s) {
   for (int64_t c = 0; c < a.C; c++) {
     float acc = a.b2 ? a.b2[c] : 0.0f;
     const float* wr = a.w2 + c * a.Cr;
-    for (int64_t j = 0; j < a.Cr; j++) acc += wr[j] * relu(hpre[j]);
+    for (int64_t j = 0; j < a.Cr; j++) acc += wr[j] * seHiddenRelu(hpre[j]);
     s[c] = sigmoid(acc);
   }
 }
@@ -56,12 +56,12 @@ inline void mlpBackward(const SeArgs& a, const float* z, const float* hpre, cons
     float* gw = dw2 + c * a.Cr;
     const float* wr = a.w2 + c * a.Cr;
     for (int64_t j = 0; j < a.Cr; j++) {
-      gw[j] += dpre[c] * relu(hpre[j]);
+      gw[j] += dpre[c] * seHiddenRelu(hpre[j]);
       dh[j] += wr[j] * dpre[c];
     }
     if (db2) db2[c] += dpre[c];
   }
-  for (int64_t j = 0; j < a.Cr; j++) dh[j] = hpre[j] > 0.0f ? dh[j] : 0.0f;
+  for (int64_t j = 0; j < a.Cr; j++) dh[j] = seHiddenReluGrad(hpre[j], dh[j]);
   for (int64_t c = 0; c < a.C; c++) dz[c] = 0.0f;
   for (int64_t j = 0; j < a.Cr; j++) {
     float* gw = dw1 + j * a.C;

@@ -223,8 +223,8 @@ std::vector<int64_t> broadcastShape(const std::vector<int64_t>& a, const std::ve
 
 void binary(int device, int kind, const float* a, const std::vector<int64_t>& aShape, const float* b,
             const std::vector<int64_t>& bShape, float* y) {
-  static const char* names[] = {"add", "sub", "mul", "div", "max", "min", "geMask"};
-  if (kind < 0 || kind > math::kBinGeMask) throw CudaError("binary: unknown kind " + std::to_string(kind));
+  static const char* names[] = {"add", "sub", "mul", "div", "max", "min", "maxShare"};
+  if (kind < 0 || kind > math::kBinMaxShare) throw CudaError("binary: unknown kind " + std::to_string(kind));
   const char* op = names[kind];
   const std::vector<int64_t> out = pad4(broadcastShape(aShape, bShape, op));
   Bcast bc;
@@ -244,7 +244,7 @@ void binary(int device, int kind, const float* a, const std::vector<int64_t>& aS
     case math::kBinDiv: binaryKernel<math::kBinDiv><<<g, kBlock, 0, st>>>(a, b, y, bc, n); break;
     case math::kBinMax: binaryKernel<math::kBinMax><<<g, kBlock, 0, st>>>(a, b, y, bc, n); break;
     case math::kBinMin: binaryKernel<math::kBinMin><<<g, kBlock, 0, st>>>(a, b, y, bc, n); break;
-    default: binaryKernel<math::kBinGeMask><<<g, kBlock, 0, st>>>(a, b, y, bc, n); break;
+    default: binaryKernel<math::kBinMaxShare><<<g, kBlock, 0, st>>>(a, b, y, bc, n); break;
   }
   checkLaunch(op);
 }

@@ -52,7 +52,7 @@ void preluBackward(int device, const float* x, const float* slope, int64_t slope
 // NumPy broadcasting of rank <= 4 shapes (right-aligned, size-1 dims stretch), as native/cpu:
 // the output shape, or a thrown CudaError("<op>: ... cannot be broadcast ...") when incompatible.
 std::vector<int64_t> broadcastShape(const std::vector<int64_t>& a, const std::vector<int64_t>& b, const char* op);
-// y[broadcastShape(a, b)] = kind(a, b), kind a math::BinaryKind (add, sub, mul, div, max, min, geMask).
+// y[broadcastShape(a, b)] = kind(a, b), kind a math::BinaryKind (add, sub, mul, div, max, min, maxShare).
 void binary(int device, int kind, const float* a, const std::vector<int64_t>& aShape, const float* b,
             const std::vector<int64_t>& bShape, float* y);
 // y = x summed down to `yShape` (rank <= rank of x <= 4; every dim of yShape is x's or 1). Throws

@@ -74,7 +74,7 @@ __global__ void mlpKernel(SeDeviceArgs a) {
     float acc = a.b1 ? a.b1[j] : 0.0f;
     for (int64_t c = 0; c < C; c++) acc += a.w1[j * C + c] * z[c];
     a.hpre[n * Cr + j] = acc;
-    h[j] = relu(acc);
+    h[j] = seHiddenRelu(acc);
   }
   __syncthreads();
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
@@ -153,9 +153,9 @@ __global__ void mlpBackwardKernel(SeDeviceArgs a, SeDeviceGrads g) {
       float acc = 0.0f;
       for (int64_t c = 0; c < C; c++) {
         acc += a.w2[c * Cr + j] * dpre[c];
-        g.dw2[c * Cr + j] += dpre[c] * relu(hp);
+        g.dw2[c * Cr + j] += dpre[c] * seHiddenRelu(hp);
       }
-      dh[j] = hp > 0.0f ? acc : 0.0f;
+      dh[j] = seHiddenReluGrad(hp, acc);
       if (g.db1) g.db1[j] += dh[j];
     }
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x)

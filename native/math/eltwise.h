@@ -8,19 +8,21 @@
 namespace scse::math {
 
 // ---- broadcasting binary ops --------------------------------------------------------------------
-enum BinaryKind : int { kBinAdd = 0, kBinSub = 1, kBinMul = 2, kBinDiv = 3, kBinMax = 4, kBinMin = 5, kBinGeMask = 6 };
+enum BinaryKind : int { kBinAdd = 0, kBinSub = 1, kBinMul = 2, kBinDiv = 3, kBinMax = 4, kBinMin = 5, kBinMaxShare = 6 };
 
-// max/min keep `u` on ties and when the comparison is false (NaN in v); geMask is the mask of
-// where `u` wins a max (ties go to u), used by the max backward.
+// max/min keep `u` on ties; a NaN on either side is the result, as torch.maximum/minimum give
+// (the composed scSE-max must not hide a NaN branch the fused kernel shows). maxShare is u's share of
+// a max's gradient: 1 where u wins, ½ on a tie, 0 where v wins, as PyTorch's maximum backward
+// splits ties (used by the max/min backward; the forward's tie choice does not matter there).
 template <int K>
 SCSE_HD float binaryApply(float u, float v) {
   if (K == kBinAdd) return u + v;
   if (K == kBinSub) return u - v;
   if (K == kBinMul) return u * v;
   if (K == kBinDiv) return u / v;
-  if (K == kBinMax) return u >= v ? u : v;
-  if (K == kBinMin) return u <= v ? u : v;
-  return u >= v ? 1.0f : 0.0f;
+  if (K == kBinMax) return u >= v || u != u ? u : v;
+  if (K == kBinMin) return u <= v || u != u ? u : v;
+  return u > v ? 1.0f : (u == v ? 0.5f : 0.0f);
 }
 
 // a*x + b with scalar a, b (scaling, negation, constants); one rounding on every backend.

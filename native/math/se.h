@@ -4,7 +4,8 @@
 // the spatial excitation (sSE). The block output y and its partial derivatives are:
 //   cSE      y = u·s                    sSE      y = u·q
 //   scSE add y = u·s + u·q              (the MICCAI paper)
-//   scSE max y = max(u·s, u·q)          (authors' code / journal; ties go to the cSE branch)
+//   scSE max y = max(u·s, u·q)          (authors' code / journal, torch.max: on a tie each branch
+//                                        gets half the gradient, as PyTorch's maximum backward does)
 //   scSE mul y = (u·s)·(u·q)
 #pragma once
 #include "math/common.h"
@@ -22,11 +23,19 @@ SCSE_HD float seOut(float u, float s, float q) {
   if (M == kSeSse) return u * q;
   if (M == kSeAdd) return u * (s + q);
   if (M == kSeMax) {
+    // a NaN on either side is the result, as torch.max gives (a NaN in the cSE parameters must
+    // not be hidden behind the sSE branch)
     float a = u * s, b = u * q;
-    return a >= b ? a : b;
+    return a >= b || a != a ? a : b;
   }
   return (u * s) * (u * q);
 }
+
+// The hidden ReLU of the channel MLP and its gradient. Unlike math::relu (batch norm + ReLU, whose
+// NaN handling is its own), NaN passes through as torch.relu lets it: a NaN in fc1 then reaches
+// the output instead of being silently mapped to 0.
+SCSE_HD float seHiddenRelu(float h) { return h <= 0.0f ? 0.0f : h; }
+SCSE_HD float seHiddenReluGrad(float h, float dh) { return h <= 0.0f ? 0.0f : dh; }
 
 struct SeGrad {
   float du;  // ∂y/∂u · dy (direct path only)
@@ -40,8 +49,11 @@ SCSE_HD SeGrad seGrad(float u, float s, float q, float dy) {
   if (M == kSeSse) return {q * dy, 0.0f, u * dy};
   if (M == kSeAdd) return {(s + q) * dy, u * dy, u * dy};
   if (M == kSeMax) {
-    // branch-free so the CPU loop vectorises: m = 1 where the cSE branch wins (ties included)
-    const float m = u * s >= u * q ? 1.0f : 0.0f;
+    // m = the cSE branch's share of dy: 1 where it wins, ½ on a tie (PyTorch's torch.max / maximum
+    // backward; ties are common, e.g. every u = 0 gives 0 = 0), 0 where sSE wins. Selects only, so
+    // the CPU loop still vectorises.
+    const float a = u * s, b = u * q;
+    const float m = a > b ? 1.0f : (a == b ? 0.5f : 0.0f);
     const float udy = u * dy;
     return {(m * s + (1.0f - m) * q) * dy, m * udy, (1.0f - m) * udy};
   }

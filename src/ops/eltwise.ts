@@ -107,9 +107,10 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       gb.dispose();
       return [ga, nb];
     },
-    // ties send the whole gradient to `a`, deterministically
-    max: (g) => splitByMask(g, raw('geMask', as, bs)), // a wins where a >= b
-    min: (g) => splitByMask(g, raw('geMask', bs, as)), // a wins where a <= b
+    // a tie gives each side half the gradient, as torch.maximum / torch.minimum do (the composed
+    // scSE-max then matches the fused kernel and the authors' torch.max on ties)
+    max: (g) => splitByMask(g, raw('maxShare', as, bs)),
+    min: (g) => splitByMask(g, raw('maxShare', bs, as)), // a's share of min(a, b) = its share of max(b, a)
   };
   attach(kind, [a, b], [y], [as, bs], ([g]) => {
     const [ga, gb] = rules[kind](g!);
@@ -122,11 +123,11 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   return y;
 }
 
-// Gradient of max/min: g goes to a where the mask is 1 (a wins, ties included), else to b.
-function splitByMask(g: Tensor, aWins: Tensor): [Tensor, Tensor] {
-  const ga = wrap(native.binary('mul', g.handle, aWins.handle));
+// Gradient of max/min: a gets g·share (share 1, ½ or 0), b the rest.
+function splitByMask(g: Tensor, share: Tensor): [Tensor, Tensor] {
+  const ga = wrap(native.binary('mul', g.handle, share.handle));
   const gb = wrap(native.binary('sub', g.handle, ga.handle));
-  aWins.dispose();
+  share.dispose();
   return [ga, gb];
 }
 
@@ -134,7 +135,7 @@ export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
 export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
 export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
 export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
-/** Elementwise maximum; where a == b the gradient goes to a. */
+/** Elementwise maximum; where a == b each side gets half the gradient (as torch.maximum). */
 export const maximum = (a: Tensor, b: Tensor): Tensor => binary('max', a, b);
-/** Elementwise minimum; where a == b the gradient goes to a. */
+/** Elementwise minimum; where a == b each side gets half the gradient (as torch.minimum). */
 export const minimum = (a: Tensor, b: Tensor): Tensor => binary('min', a, b);

@@ -125,7 +125,7 @@ describe.skipIf(!runtimeOk)('CUDA elementwise ops vs CPU', () => {
 });
 
 describe.skipIf(!runtimeOk)('CUDA broadcasting, reductions and last-axis ops vs CPU', () => {
-  const kinds = ['add', 'sub', 'mul', 'div', 'max', 'min', 'geMask'];
+  const kinds = ['add', 'sub', 'mul', 'div', 'max', 'min', 'maxShare'];
   const cases: [number[], number[]][] = [
     [[2, 3, 4, 5], [5]],
     [[2, 3, 4, 5], [2, 1, 1, 5]],

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { noGrad } from '../../src/autograd/tape.js';
+
 import { ChannelSE, ChannelSpatialSE, createSe, SpatialSE, type SeOptions } from '../../src/nn/se.js';
 import { squeezeExcite } from '../../src/ops/se.js';
 import { manualSeed, Rng } from '../../src/random.js';
@@ -24,6 +26,24 @@ function run(m: Block, x: Float32Array, shape: number[], dy: Float32Array) {
   }
   xt.dispose();
   y.dispose();
+  return out;
+}
+
+/** The pixels (n·H·W + p) where some channel's cSE and sSE gates are within tol of each other. */
+function nearTiePixels(m: ChannelSpatialSE, x: Float32Array, shape: number[], tol: number): Set<number> {
+  const [N, H, W, C] = shape as [number, number, number, number];
+  const { s, q } = noGrad(() => {
+    const xt = Tensor.fromArray(x, shape);
+    const se = m.cSE.excitation(xt);
+    const sp = m.sSE.excitation(xt);
+    const out = { s: se.dataSync(), q: sp.dataSync() };
+    for (const t of [xt, se, sp]) t.dispose();
+    return out;
+  });
+  const out = new Set<number>();
+  for (let n = 0; n < N; n++)
+    for (let p = 0; p < H * W; p++)
+      for (let ch = 0; ch < C; ch++) if (Math.abs(s[n * C + ch]! - q[n * H * W + p]!) <= tol) out.add(n * H * W + p);
   return out;
 }
 
@@ -55,7 +75,15 @@ describe('fused SE = composed SE (forward and every gradient)', () => {
       const a = run(fused, x, c.shape, dy);
       const b = run(composed, x, c.shape, dy);
       expectClose(a.y, b.y, 1e-5, 1e-6, 'y');
-      expectClose(a.dx, b.dx, 1e-4, 1e-5, 'dx');
+      if (c.kind === 'scse' && c.agg === 'max') {
+        // max splits a tie's gradient in half, so where cSE and sSE nearly tie, a gate rounded a few
+        // ulps apart by the two implementations moves half the gradient from one branch to the
+        // other (through the sSE conv, the whole pixel's dx). Those pixels are left out of dx.
+        const skip = nearTiePixels(composed as ChannelSpatialSE, x, c.shape, 1e-5);
+        expect(skip.size).toBeLessThan(c.shape[0]! * c.shape[1]! * c.shape[2]! * 0.01 + 2);
+        const keep = (_: number, i: number) => !skip.has(Math.floor(i / c.shape[3]!));
+        expectClose(a.dx.filter(keep), b.dx.filter(keep), 1e-4, 1e-5, 'dx');
+      } else expectClose(a.dx, b.dx, 1e-4, 1e-5, 'dx');
       expect([...a.params.keys()]).toEqual([...b.params.keys()]);
       for (const [n, g] of a.params) expectClose(g, b.params.get(n)!, 1e-3, 1e-4, `grad ${n}`);
       fused.dispose();
@@ -168,7 +196,7 @@ describe('SE modules', () => {
     expect(sumSq / w1.length).toBeCloseTo((bound * bound) / 3, 5); // variance of U(-b, b)
   });
 
-  it('max aggregation sends tied gradients to the cSE branch, deterministically', () => {
+  it('max aggregation splits tied gradients equally between the branches (torch.max)', () => {
     manualSeed(5);
     const m = new ChannelSpatialSE(4, { aggregation: 'max' });
     // zero the parameters: s = q = σ(0) = 0.5 everywhere, so both branches tie on every element
@@ -179,8 +207,16 @@ describe('SE modules', () => {
     m.impl = 'composed';
     const composedOut = run(m, x, [1, 2, 3, 4], dy);
     expectClose(fusedOut.dx, composedOut.dx, 1e-6, 1e-7, 'dx at ties');
-    // all of dy·s reaches x through the cSE branch: dx = 0.5 + the MLP/mean path terms; the sSE conv gets nothing
-    expect(Array.from(fusedOut.params.get('sSE.conv.weight')!)).toEqual([0, 0, 0, 0]);
+    for (const [n, g] of fusedOut.params) expectClose(g, composedOut.params.get(n)!, 1e-6, 1e-7, `${n} at ties`);
+    // half of dy reaches the sSE branch: dq[p] = Σ_c ½·u, through σ' = ¼ into the conv weight
+    // dw[c] = Σ_p ⅛·(Σ_c' u[p,c'])·u[p,c]
+    const dw = [0, 0, 0, 0];
+    for (let p = 0; p < 6; p++) {
+      let t = 0;
+      for (let c = 0; c < 4; c++) t += x[p * 4 + c]!;
+      for (let c = 0; c < 4; c++) dw[c] += 0.125 * t * x[p * 4 + c]!;
+    }
+    expectClose(fusedOut.params.get('sSE.conv.weight')!, new Float32Array(dw), 1e-5, 1e-6, 'sSE conv weight at ties');
     m.dispose();
   });
 

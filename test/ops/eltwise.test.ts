@@ -37,19 +37,19 @@ describe('broadcasting binary ops against tfjs', () => {
     }
   }
   it('maximum against tfjs (tfjs cannot broadcast its gradient, so same shapes)', () => checkAgainstTf(ops.maximum, (a, b) => tf.maximum(a, b!), [[2, 3, 4, 5], [2, 3, 4, 5]], 20));
-  it('maximum and minimum send ties to a', () => {
+  it('maximum and minimum split ties equally (torch.maximum / torch.minimum)', () => {
     const a = Tensor.fromArray([1, 2, 3], [3], { requiresGrad: true });
     const b = Tensor.fromArray([1, 5, 0], [3], { requiresGrad: true });
     ops.sum(ops.maximum(a, b)).backward();
-    expect(Array.from(a.grad!.dataSync())).toEqual([1, 0, 1]);
-    expect(Array.from(b.grad!.dataSync())).toEqual([0, 1, 0]);
+    expect(Array.from(a.grad!.dataSync())).toEqual([0.5, 0, 1]);
+    expect(Array.from(b.grad!.dataSync())).toEqual([0.5, 1, 0]);
     a.grad!.dispose();
     a.grad = null;
     b.grad!.dispose();
     b.grad = null;
     ops.sum(ops.minimum(a, b)).backward();
-    expect(Array.from(a.grad!.dataSync())).toEqual([1, 1, 0]);
-    expect(Array.from(b.grad!.dataSync())).toEqual([0, 0, 1]);
+    expect(Array.from(a.grad!.dataSync())).toEqual([0.5, 1, 0]);
+    expect(Array.from(b.grad!.dataSync())).toEqual([0.5, 0, 1]);
   });
 });
 

@@ -185,13 +185,13 @@ describe('elementwise rules (math/eltwise.h, math/pool.h)', () => {
     expectBits(read(native.affine(tensor(x, [257]), 1.37, -0.21)), Array.from(x, (v) => fmaf(a, v, b)), 'affine');
   });
 
-  it('max/min/geMask keep a on ties (signed zeros too); a NaN on either side gives b', () => {
+  it('max/min keep a on ties (signed zeros too) and give NaN for a NaN on either side; maxShare splits ties', () => {
     const a = new Float32Array([1, 2, NaN, 3, -0, 0]);
     const b = new Float32Array([1, NaN, 2, 4, 0, -0]);
     const run = (k: string) => read(native.binary(k, tensor(a, [6]), tensor(b, [6])));
-    expectBits(run('max'), [1, NaN, 2, 4, -0, 0], 'max');
-    expectBits(run('min'), [1, NaN, 2, 3, -0, 0], 'min');
-    expectBits(run('geMask'), [1, 0, 0, 0, 1, 1], 'geMask');
+    expectBits(run('max'), [1, NaN, NaN, 4, -0, 0], 'max');
+    expectBits(run('min'), [1, NaN, NaN, 3, -0, 0], 'min');
+    expectBits(run('maxShare'), [0.5, 0, 0, 0, 0.5, 0.5], 'maxShare');
   });
 
   it('softmax rows: max-shifted (no overflow); a NaN poisons its row only', () => {
